@@ -1,0 +1,1 @@
+"""Wire protocols: everything that parses requests and serializes answers."""
