@@ -1,0 +1,1 @@
+"""Shared test helpers (free ports, subprocess servers, S3 stand-in)."""
