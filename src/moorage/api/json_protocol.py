@@ -1,0 +1,107 @@
+"""The AWS JSON 1.1 / 1.0 protocol: ``POST /`` with ``X-Amz-Target``.
+
+SageMaker's control plane (JSON 1.1, target prefix ``SageMaker``) and
+CloudWatch's JSON 1.0 flavour use this. A request names its operation in
+``X-Amz-Target: <Prefix>.<Operation>``; the body is a JSON object that is
+validated by the operation's input shape (:mod:`moorage.api.validate`),
+passed to the handler found in an explicit table, and the handler's response
+is serialized by the output shape (:mod:`moorage.api.serialize`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from moorage.api.serialize import to_json
+from moorage.api.service_models import operation_names, service_model
+from moorage.api.validate import validate
+from moorage.errors import (
+    InternalFailure,
+    NotImplementedOperation,
+    SerializationError,
+    ServiceError,
+    UnknownOperation,
+)
+
+log = logging.getLogger(__name__)
+
+Params = dict[str, Any]
+Handler = Callable[[Params], "dict[str, Any] | Awaitable[dict[str, Any] | None] | None"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"__type": code, "message": message}).encode()
+
+
+class JsonService:
+    """One AWS JSON-protocol service: its model plus its handler table."""
+
+    def __init__(
+        self,
+        service: str,
+        handlers: Mapping[str, Handler],
+        *,
+        not_implemented_hint: str = "",
+    ) -> None:
+        self.service = service
+        self.model = service_model(service)
+        self.target_prefix: str = self.model.metadata["targetPrefix"]
+        known = operation_names(service)
+        unknown = set(handlers) - known
+        if unknown:
+            raise ValueError(f"handlers for operations {service} does not have: {sorted(unknown)}")
+        self.handlers = dict(handlers)
+        self.not_implemented_hint = not_implemented_hint
+
+    def operation_for(self, target: str) -> str:
+        prefix, _, operation = target.partition(".")
+        if prefix != self.target_prefix or not operation:
+            raise UnknownOperation(f"Unknown operation {target!r}.")
+        if operation not in operation_names(self.service):
+            raise UnknownOperation(f"Unknown operation {target!r}.")
+        if operation not in self.handlers:
+            raise NotImplementedOperation(
+                f"Operation {operation} is part of the {self.model.metadata['serviceId']} API "
+                f"but moorage does not implement it.{self.not_implemented_hint}"
+            )
+        return operation
+
+    async def call(self, operation: str, raw: Any) -> dict[str, Any]:
+        """Validate ``raw``, run the handler, return the response dict (not serialized)."""
+        op_model = self.model.operation_model(operation)
+        params = validate(op_model.input_shape, raw)
+        result = self.handlers[operation](params)
+        if inspect.isawaitable(result):
+            result = await result
+        return result or {}
+
+    async def handle(self, target: str, body: bytes) -> Reply:
+        """Handle one JSON-protocol request; never raises."""
+        try:
+            operation = self.operation_for(target)
+            try:
+                raw = json.loads(body) if body.strip() else {}
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise SerializationError(f"Request body is not valid JSON: {exc}") from None
+            result = await self.call(operation, raw)
+            shape = self.model.operation_model(operation).output_shape
+            return Reply(200, json.dumps(to_json(shape, result)).encode())
+        except ServiceError as exc:
+            return Reply(exc.status, error_body(exc.code, exc.message))
+        except Exception:
+            log.exception("unexpected error in %s %s", self.service, target)
+            failure = InternalFailure(
+                "The request processing has failed because of an unknown error."
+            )
+            return Reply(failure.status, error_body(failure.code, failure.message))

@@ -1,0 +1,40 @@
+"""The SageMaker operation table: operation name → control-plane handler.
+
+An explicit table (no reflection): an operation that is not listed answers
+``NotImplemented`` naming it (see :class:`moorage.api.json_protocol.JsonService`).
+"""
+
+from __future__ import annotations
+
+from moorage.api.json_protocol import Handler, JsonService
+from moorage.api.service_models import SAGEMAKER
+from moorage.control.plane import ControlPlane
+
+
+def sagemaker_handlers(plane: ControlPlane) -> dict[str, Handler]:
+    models = plane.models
+    configs = plane.endpoint_configs
+    tags = plane.tags
+    return {
+        "CreateModel": models.create_model,
+        "DescribeModel": models.describe_model,
+        "DeleteModel": models.delete_model,
+        "ListModels": models.list_models,
+        "CreateEndpointConfig": configs.create_endpoint_config,
+        "DescribeEndpointConfig": configs.describe_endpoint_config,
+        "DeleteEndpointConfig": configs.delete_endpoint_config,
+        "ListEndpointConfigs": configs.list_endpoint_configs,
+        "AddTags": tags.add_tags,
+        "ListTags": tags.list_tags,
+        "DeleteTags": tags.delete_tags,
+    }
+
+
+def sagemaker_service(plane: ControlPlane) -> JsonService:
+    return JsonService(
+        SAGEMAKER,
+        sagemaker_handlers(plane),
+        not_implemented_hint=(
+            " moorage implements SageMaker real-time hosting (docs/api-coverage.md)."
+        ),
+    )

@@ -1,0 +1,27 @@
+"""What every control-plane service needs: the store, the clock, ARNs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moorage.arns import Partition
+from moorage.clock import Clock
+from moorage.store.base import Store
+
+
+@dataclass(frozen=True)
+class ControlContext:
+    store: Store
+    clock: Clock
+    partition: Partition
+
+    def now(self) -> float:
+        """The clock's time at the millisecond precision of the wire format.
+
+        Stored times are what callers see, so a timestamp a caller got back
+        filters (CreationTimeBefore/After) exactly as expected.
+        """
+        return round(self.clock.now(), 3)
+
+    def arn(self, resource_type: str, name: str) -> str:
+        return self.partition.arn(resource_type, name)

@@ -1,0 +1,85 @@
+"""Listing with SageMaker's filters, sorting and NextToken paging.
+
+The token is opaque to callers: the base64 JSON of the sort key and name of
+the last item returned, so paging stays correct while items are added or
+removed between calls (an offset would skip or repeat items).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from moorage.errors import ValidationError
+
+T = TypeVar("T")
+
+DEFAULT_MAX_RESULTS = 10
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """How to see an item for listing purposes."""
+
+    name: Callable[[T], str]
+    sort_keys: dict[str, Callable[[T], Any]]
+    default_sort: str
+
+
+def encode_token(position: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def decode_token(token: str) -> list[Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValidationError(
+            "Invalid pagination token: the NextToken is not one moorage issued."
+        ) from None
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValidationError("Invalid pagination token: the NextToken is not one moorage issued.")
+    return value
+
+
+def in_time_window(value: float, after: float | None, before: float | None) -> bool:
+    if after is not None and not value > after:
+        return False
+    return before is None or value < before
+
+
+def page(items: Sequence[T], listing: Listing[T], params: dict[str, Any]) -> Page[T]:
+    """Filter by NameContains, sort by SortBy/SortOrder, and cut one page."""
+    needle = params.get("NameContains")
+    selected = [
+        item for item in items if needle is None or needle.lower() in listing.name(item).lower()
+    ]
+    sort_by = params.get("SortBy", listing.default_sort)
+    key_fn = listing.sort_keys.get(sort_by, listing.sort_keys[listing.default_sort])
+    descending = params.get("SortOrder", "Descending") == "Descending"
+
+    def key(item: T) -> tuple[Any, str]:
+        return (key_fn(item), listing.name(item).lower())
+
+    selected.sort(key=key, reverse=descending)
+    token = params.get("NextToken")
+    if token:
+        last = tuple(decode_token(token))
+        if descending:
+            selected = [item for item in selected if list(key(item)) < list(last)]
+        else:
+            selected = [item for item in selected if list(key(item)) > list(last)]
+    limit = int(params.get("MaxResults") or DEFAULT_MAX_RESULTS)
+    chunk = selected[:limit]
+    next_token = encode_token(list(key(chunk[-1]))) if len(selected) > limit else None
+    return Page(chunk, next_token)

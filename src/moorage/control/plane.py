@@ -1,0 +1,16 @@
+"""The control plane: every resource service, built from one context."""
+
+from __future__ import annotations
+
+from moorage.control.context import ControlContext
+from moorage.control.endpoint_configs import EndpointConfigsService
+from moorage.control.models import ModelsService
+from moorage.control.tags import TagsService
+
+
+class ControlPlane:
+    def __init__(self, ctx: ControlContext) -> None:
+        self.ctx = ctx
+        self.models = ModelsService(ctx)
+        self.endpoint_configs = EndpointConfigsService(ctx)
+        self.tags = TagsService(ctx)

@@ -1,0 +1,85 @@
+"""Models: containers with an image, model data and an environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from moorage.store.base import Record
+
+KIND = "model"
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Where a container's model data lives.
+
+    ``url`` is an ``s3://`` URL, a ``file://`` URL or an absolute path;
+    ``prefix`` means "every object under this prefix" (S3Prefix) and
+    ``compressed`` means a ``.tar.gz`` to extract.
+    """
+
+    url: str
+    prefix: bool = False
+    compressed: bool = True
+
+
+@dataclass(frozen=True)
+class Container:
+    image: str
+    model_data: ModelData | None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    hostname: str | None = None
+    mode: str = "SingleModel"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    arn: str
+    created: float
+    containers: tuple[Container, ...]
+    execution_role_arn: str | None
+    inference_mode: str
+    spec: Mapping[str, Any]
+
+    @property
+    def primary(self) -> Container:
+        return self.containers[0]
+
+
+def container_from_spec(spec: Mapping[str, Any]) -> Container:
+    data: ModelData | None = None
+    if spec.get("ModelDataUrl"):
+        data = ModelData(url=str(spec["ModelDataUrl"]))
+    elif spec.get("ModelDataSource", {}).get("S3DataSource"):
+        source = spec["ModelDataSource"]["S3DataSource"]
+        data = ModelData(
+            url=str(source["S3Uri"]),
+            prefix=source.get("S3DataType") == "S3Prefix",
+            compressed=source.get("CompressionType") == "Gzip",
+        )
+    return Container(
+        image=str(spec.get("Image", "")),
+        model_data=data,
+        environment=dict(spec.get("Environment", {})),
+        hostname=spec.get("ContainerHostname"),
+        mode=str(spec.get("Mode", "SingleModel")),
+    )
+
+
+def model_from_record(record: Record) -> Model:
+    spec = record.doc["spec"]
+    raw_containers = (
+        [spec["PrimaryContainer"]] if "PrimaryContainer" in spec else spec.get("Containers", [])
+    )
+    return Model(
+        name=record.name,
+        arn=record.arn,
+        created=record.created,
+        containers=tuple(container_from_spec(c) for c in raw_containers),
+        execution_role_arn=spec.get("ExecutionRoleArn"),
+        inference_mode=str(spec.get("InferenceExecutionConfig", {}).get("Mode", "Serial")),
+        spec=spec,
+    )

@@ -1,0 +1,84 @@
+"""Composition root: builds every layer from one Settings and runs the port.
+
+``moorage serve`` calls :func:`serve`; tests and benchmarks start the same
+code through the command line. Shutdown order: stop accepting requests,
+let in-flight ones finish, then stop background work and close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+import uvicorn
+
+from moorage.api.app import App, Routes
+from moorage.api.sagemaker_api import sagemaker_service
+from moorage.arns import Partition
+from moorage.clock import Clock, SystemClock
+from moorage.control.context import ControlContext
+from moorage.control.plane import ControlPlane
+from moorage.settings import Settings
+from moorage.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+class Moorage:
+    """Everything a running server holds."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(settings.db_path)
+        self.ctx = ControlContext(
+            self.store, clock, Partition(settings.region, settings.account_id)
+        )
+        self.plane = ControlPlane(self.ctx)
+        self.routes = Routes()
+        self.app = App(
+            sagemaker_service(self.plane), self.routes, max_body=settings.max_api_body_bytes
+        )
+
+    async def start(self) -> None:
+        """Start background work (the reconciler); called before the port opens."""
+
+    async def stop(self) -> None:
+        """Stop background work and close the store; called after the port closes."""
+        self.store.close()
+
+
+async def serve(settings: Settings, on_ready: Callable[[str], None]) -> None:
+    moorage = Moorage(settings, SystemClock())
+    config = uvicorn.Config(
+        moorage.app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http="httptools",
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal that stopped it once it has shut down;
+    # these no-op handlers let the cleanup below run instead of dying there.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    await moorage.start()
+    try:
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            port = settings.port
+            for s in server.servers:
+                for sock in s.sockets:
+                    port = sock.getsockname()[1]
+            on_ready(f"http://{settings.host}:{port}")
+        await task
+    finally:
+        await moorage.stop()

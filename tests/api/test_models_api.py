@@ -1,0 +1,145 @@
+"""Models through a real server and a real boto3 client."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from support.names import unique
+
+ACCOUNT_ARN = "arn:aws:sagemaker:us-east-1:123456789012"
+
+
+def container(**extra: Any) -> dict[str, Any]:
+    return {"Image": "moorage/python:latest", "ModelDataUrl": "s3://bucket/model.tar.gz", **extra}
+
+
+def test_create_describe_list_delete(sm: Any) -> None:
+    name = unique("Model-Case")
+    arn = sm.create_model(
+        ModelName=name,
+        PrimaryContainer=container(Environment={"A": "1"}),
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+    )["ModelArn"]
+    assert arn == f"{ACCOUNT_ARN}:model/{name.lower()}"
+
+    described = sm.describe_model(ModelName=name)
+    assert described["ModelName"] == name
+    assert described["ModelArn"] == arn
+    assert described["PrimaryContainer"]["Environment"] == {"A": "1"}
+    assert described["ExecutionRoleArn"].endswith("role/SageMakerRole")
+    assert isinstance(described["CreationTime"], dt.datetime)
+    assert described["EnableNetworkIsolation"] is False
+
+    names = [m["ModelName"] for m in sm.list_models(NameContains=name)["Models"]]
+    assert names == [name]
+
+    sm.delete_model(ModelName=name)
+    with pytest.raises(ClientError) as err:
+        sm.describe_model(ModelName=name)
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert err.value.response["Error"]["Message"] == f'Could not find model "{arn}".'
+
+
+def test_duplicate_name_is_rejected_case_insensitively(sm: Any) -> None:
+    name = unique("dup")
+    sm.create_model(ModelName=name, PrimaryContainer=container())
+    with pytest.raises(ClientError) as err:
+        sm.create_model(ModelName=name.upper(), PrimaryContainer=container())
+    error = err.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"] == (
+        f'Cannot create already existing model "{ACCOUNT_ARN}:model/{name.lower()}".'
+    )
+
+
+def test_delete_missing_model(sm: Any) -> None:
+    with pytest.raises(ClientError) as err:
+        sm.delete_model(ModelName="never-created")
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_containers_and_primary_are_exclusive(sm: Any) -> None:
+    with pytest.raises(ClientError) as err:
+        sm.create_model(
+            ModelName=unique("both"), PrimaryContainer=container(), Containers=[container()]
+        )
+    assert "not both" in err.value.response["Error"]["Message"]
+
+
+def test_inference_pipeline_model(sm: Any) -> None:
+    name = unique("pipeline")
+    sm.create_model(
+        ModelName=name,
+        Containers=[container(ContainerHostname="pre"), container(ContainerHostname="main")],
+        InferenceExecutionConfig={"Mode": "Serial"},
+    )
+    described = sm.describe_model(ModelName=name)
+    assert [c["ContainerHostname"] for c in described["Containers"]] == ["pre", "main"]
+    assert described["InferenceExecutionConfig"] == {"Mode": "Serial"}
+
+
+def test_model_data_source_and_local_urls(sm: Any) -> None:
+    name = unique("sources")
+    sm.create_model(
+        ModelName=name,
+        Containers=[
+            {
+                "Image": "img",
+                "ModelDataSource": {
+                    "S3DataSource": {
+                        "S3Uri": "s3://bucket/prefix/",
+                        "S3DataType": "S3Prefix",
+                        "CompressionType": "None",
+                    }
+                },
+            },
+            {"Image": "img", "ModelDataUrl": "file:///srv/models/model.tar.gz"},
+        ],
+    )
+    described = sm.describe_model(ModelName=name)
+    assert described["Containers"][1]["ModelDataUrl"] == "file:///srv/models/model.tar.gz"
+
+
+def test_list_paging_sorting_and_time_filters(sm: Any) -> None:
+    stem = unique("page")
+    names = [f"{stem}-{i}" for i in range(5)]
+    for name in names:
+        sm.create_model(ModelName=name, PrimaryContainer=container())
+
+    seen: list[str] = []
+    token: dict[str, str] = {}
+    while True:
+        page = sm.list_models(
+            NameContains=stem, MaxResults=2, SortBy="Name", SortOrder="Ascending", **token
+        )
+        assert len(page["Models"]) <= 2
+        seen += [m["ModelName"] for m in page["Models"]]
+        if "NextToken" not in page:
+            break
+        token = {"NextToken": page["NextToken"]}
+    assert seen == sorted(names)
+
+    newest_first = [m["ModelName"] for m in sm.list_models(NameContains=stem)["Models"]]
+    assert newest_first == list(reversed(names))
+
+    created = sm.describe_model(ModelName=names[2])["CreationTime"]
+    after = [
+        m["ModelName"]
+        for m in sm.list_models(NameContains=stem, CreationTimeAfter=created)["Models"]
+    ]
+    assert set(after) == set(names[3:])
+    before = [
+        m["ModelName"]
+        for m in sm.list_models(NameContains=stem, CreationTimeBefore=created)["Models"]
+    ]
+    assert set(before) == set(names[:2])
+
+
+def test_bad_next_token(sm: Any) -> None:
+    with pytest.raises(ClientError) as err:
+        sm.list_models(NextToken="not-a-token")
+    assert err.value.response["Error"]["Code"] == "ValidationException"
