@@ -1,0 +1,191 @@
+"""The model server's raw ASGI application: ``/ping``, ``/invocations``, ``/adapters``.
+
+uvicorn (set up by :mod:`moorage.container.server`) calls :class:`ModelServerApp`
+directly, with no framework in between, because every invocation of the
+endpoint passes through here. Per request it scans the headers once, reads
+the body, and makes one hop into the handler thread pool, where
+:class:`~moorage.container.pipeline.Pipeline` does the work. Nothing is
+logged for a successful request.
+
+``/ping`` answers 503 until :attr:`ModelServerApp.model` is set (after
+``model_fn`` returned), then 200, and never touches the pool, so it stays
+responsive while predictions run.
+
+Streaming: when the script's result is an iterator, the response is sent
+with chunked transfer encoding, one chunk per item, each as soon as the pool
+has produced it. If the iterator raises after the response has started, the
+connection is closed without the terminating zero-length chunk, which every
+HTTP client reports as an incomplete body (aiohttp: ``ClientPayloadError``).
+If the client goes away, the generator is closed (its ``finally`` runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import Executor
+from typing import Any
+
+from moorage.container.adapters import PREFIX as ADAPTERS_PREFIX
+from moorage.container.adapters import Adapters
+from moorage.container.context import Context
+from moorage.container.errors import InvocationError
+from moorage.container.http import (
+    JSON,
+    TEXT,
+    Disconnected,
+    Receive,
+    Scope,
+    Send,
+    error_status,
+    log_exception,
+    read_body,
+    respond,
+    respond_text,
+)
+from moorage.container.model import LoadedModel
+from moorage.container.pipeline import Reply, close_stream, next_chunk
+
+ADAPTER_HEADER = b"x-moorage-adapter"
+_HEALTHY = b'{"status": "Healthy"}'
+_LOADING = b'{"status": "Loading"}'
+_CLOSE = [(b"connection", b"close")]
+
+
+class ModelServerApp:
+    """ASGI 3 application; :attr:`model` is ``None`` while the model loads."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.model: LoadedModel | None = None
+        self.adapters = Adapters(executor)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        method = scope["method"]
+        if path == "/invocations":
+            if method == "POST":
+                await self._invoke(scope, receive, send)
+            else:
+                await respond_text(send, 405, "Use POST /invocations.")
+        elif path == "/ping":
+            if method in ("GET", "HEAD"):
+                ready = self.model is not None
+                await respond(send, 200 if ready else 503, _HEALTHY if ready else _LOADING, JSON)
+            else:
+                await respond_text(send, 405, "Use GET /ping.")
+        elif path == ADAPTERS_PREFIX or path.startswith(ADAPTERS_PREFIX + "/"):
+            if self.model is None:
+                await respond(send, 503, _LOADING, JSON)
+            else:
+                await self.adapters.handle(scope, receive, send, self.model)
+        else:
+            await respond_text(send, 404, f"No route for {method} {path}.")
+
+    async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
+        model = self.model
+        if model is None:
+            await respond(send, 503, _LOADING, JSON)
+            return
+        headers = scope["headers"]
+        content_type = accept = ""
+        attributes: str | None = None
+        adapter: str | None = None
+        length: bytes | None = None
+        for name, value in headers:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value
+            elif name == b"x-amzn-sagemaker-custom-attributes":
+                attributes = value.decode("latin-1")
+            elif name == ADAPTER_HEADER:
+                adapter = value.decode("latin-1")
+        try:
+            body = await read_body(receive, length)
+            if adapter is not None and adapter not in self.adapters:
+                raise InvocationError(
+                    404, f"Adapter {adapter} (X-Moorage-Adapter) is not loaded in this model."
+                )
+        except Disconnected:
+            return
+        except InvocationError as exc:
+            # After a 413 the rest of the body is unread: the connection cannot be reused.
+            close = _CLOSE if exc.status == 413 else None
+            await respond(send, exc.status, exc.message.encode(), TEXT, close)
+            return
+        context = (
+            Context(
+                model.model_dir,
+                model.system_properties,
+                raw_headers=headers,
+                custom_attributes=attributes,
+                adapter=adapter,
+            )
+            if model.request_context
+            else None
+        )
+        try:
+            reply: Reply = await asyncio.get_running_loop().run_in_executor(
+                self.executor, model.pipeline.invoke, body, content_type, accept, context
+            )
+        except Exception as exc:
+            status, text = error_status(exc)
+            if status >= 500:
+                log_exception(exc, f"An invocation failed with HTTP {status}:")
+            await respond_text(send, status, text)
+            return
+        if reply.stream is None:
+            await send({"type": "http.response.start", "status": 200, "headers": reply.headers})
+            await send({"type": "http.response.body", "body": reply.body})
+        else:
+            await self._stream(reply, receive, send)
+
+    async def _stream(self, reply: Reply, receive: Receive, send: Send) -> None:
+        stream = reply.stream
+        assert stream is not None
+        loop = asyncio.get_running_loop()
+        gone: list[bool] = [False]
+        watcher = asyncio.create_task(_watch_disconnect(receive, gone))
+        finished = False
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": reply.headers})
+            if reply.body:
+                await send({"type": "http.response.body", "body": reply.body, "more_body": True})
+            while not gone[0]:
+                try:
+                    chunk = await loop.run_in_executor(self.executor, next_chunk, stream)
+                except Exception as exc:
+                    # Returning without the final chunk makes uvicorn close the
+                    # connection: the reader sees an incomplete chunked body.
+                    log_exception(
+                        exc,
+                        "A streamed response failed after it started; closing the connection "
+                        "without the final chunk:",
+                    )
+                    return
+                if chunk is None:
+                    finished = True
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            watcher.cancel()
+            if not finished:
+                # The pool may already be shut down when shutdown cancels this task.
+                with contextlib.suppress(RuntimeError):
+                    self.executor.submit(close_stream, stream)
+
+
+async def _watch_disconnect(receive: Receive, gone: list[bool]) -> None:
+    """Flag a client that went away mid-stream (uvicorn's send() ignores it silently)."""
+    while True:
+        message: Any = await receive()
+        if message["type"] == "http.disconnect":
+            gone[0] = True
+            return

@@ -1,0 +1,162 @@
+"""The command line and environment of ``python -m moorage.container``.
+
+:func:`parse` reads both once, at start-up, into :class:`Options`; nothing
+else in the package reads the environment except the script handlers the user
+writes. A bad value is a :class:`StartupError` with exit code ``USAGE`` so
+that :mod:`moorage.container.server` reports it like any other failure
+(failure file, stderr, status 2), instead of argparse exiting on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from moorage.container.errors import ExitCode, StartupError
+from moorage.container.handlers import DEFAULT_PROGRAM
+
+DEFAULT_PORT = 8080
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_MODEL_DIR = "/opt/ml/model"
+DEFAULT_ACCEPT = "application/json"
+# Threads, not processes: enough to overlap I/O-bound or GIL-releasing
+# (numpy, torch) predictions without surprising scripts that hold big models.
+DEFAULT_WORKERS = 4
+# Below the local fleet's 30 s SIGTERM-to-SIGKILL grace, so a drain that runs
+# long still ends in a clean exit.
+DEFAULT_SHUTDOWN_GRACE_S = 25.0
+
+DESCRIPTION = """\
+moorage's model server: the SageMaker inference container contract
+(GET /ping, POST /invocations) around an inference script that follows the
+SageMaker inference toolkit's handlers (model_fn, input_fn, predict_fn,
+output_fn or transform_fn), plus moorage's adapter endpoints (/adapters).
+"""
+
+EPILOG = f"""\
+environment:
+  SAGEMAKER_PROGRAM                     script file in MODEL_DIR/code (default {DEFAULT_PROGRAM})
+  SAGEMAKER_BIND_TO_PORT                port when --port is not given (default {DEFAULT_PORT})
+  SAGEMAKER_MODEL_SERVER_WORKERS        handler threads (default {DEFAULT_WORKERS})
+  SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT  type for a missing or */* Accept (default {DEFAULT_ACCEPT})
+  SM_MODEL_DIR                          model directory when --model-dir is not given
+                                        (default {DEFAULT_MODEL_DIR})
+  MOORAGE_FAILURE_FILE                  on a failed start, write the reason to this file
+  MOORAGE_PARENT_PID                    exit when this process dies (orphan protection)
+  MOORAGE_SHUTDOWN_GRACE_SECONDS        how long SIGTERM waits for in-flight requests
+                                        (default {DEFAULT_SHUTDOWN_GRACE_S:g})
+
+exit status:
+  0  stopped by SIGTERM or SIGINT          4  model_fn raised
+  1  internal error of the server          5  cannot listen on the host/port
+  2  bad command line or environment       6  the MOORAGE_PARENT_PID process died
+  3  the inference script is missing, does not import, or breaks the handler contract
+
+Once listening, one line goes to stdout:
+  moorage model server listening on http://HOST:PORT
+"""
+
+
+@dataclass(frozen=True)
+class Options:
+    model_dir: Path
+    host: str
+    port: int
+    program: str
+    workers: int
+    default_accept: str
+    failure_file: Path | None
+    parent_pid: int | None
+    shutdown_grace_s: float
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise StartupError(ExitCode.USAGE, f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m moorage.container",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        help="the model directory: model files, and code/inference.py "
+        f"(default: $SM_MODEL_DIR, else {DEFAULT_MODEL_DIR})",
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--port",
+        metavar="N",
+        help=f"port to listen on (default: $SAGEMAKER_BIND_TO_PORT, else {DEFAULT_PORT}; "
+        "0 picks a free one)",
+    )
+    return parser
+
+
+def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Options:
+    """Options from the command line, falling back to the environment."""
+    args = _parser().parse_args(argv)
+    model_dir = args.model_dir or environ.get("SM_MODEL_DIR") or DEFAULT_MODEL_DIR
+    port_text = args.port if args.port is not None else environ.get("SAGEMAKER_BIND_TO_PORT")
+    port = _int("--port / SAGEMAKER_BIND_TO_PORT", port_text, DEFAULT_PORT, 0, 65535)
+    workers = _int(
+        "SAGEMAKER_MODEL_SERVER_WORKERS",
+        environ.get("SAGEMAKER_MODEL_SERVER_WORKERS"),
+        DEFAULT_WORKERS,
+        1,
+        1024,
+    )
+    parent = environ.get("MOORAGE_PARENT_PID")
+    parent_pid = _int("MOORAGE_PARENT_PID", parent, 0, 1, 2**31) if parent else None
+    failure = environ.get("MOORAGE_FAILURE_FILE")
+    grace_text = environ.get("MOORAGE_SHUTDOWN_GRACE_SECONDS")
+    try:
+        grace = float(grace_text) if grace_text else DEFAULT_SHUTDOWN_GRACE_S
+    except ValueError:
+        grace = -1.0
+    if not grace >= 0:
+        raise StartupError(
+            ExitCode.USAGE,
+            f"MOORAGE_SHUTDOWN_GRACE_SECONDS={grace_text!r} is not a number of seconds.",
+        )
+    return Options(
+        model_dir=Path(model_dir).absolute(),
+        host=args.host,
+        port=port,
+        program=environ.get("SAGEMAKER_PROGRAM") or DEFAULT_PROGRAM,
+        workers=workers,
+        default_accept=environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or DEFAULT_ACCEPT,
+        failure_file=Path(failure) if failure else None,
+        parent_pid=parent_pid,
+        shutdown_grace_s=grace,
+    )
+
+
+def failure_file(environ: Mapping[str, str]) -> Path | None:
+    """Where to report a failure even when the rest of the options did not parse."""
+    value = environ.get("MOORAGE_FAILURE_FILE")
+    return Path(value) if value else None
+
+
+def _int(name: str, text: str | None, default: int, low: int, high: int) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise StartupError(
+            ExitCode.USAGE, f"{name}={text!r} is not a whole number from {low} to {high}."
+        )
+    return value

@@ -1,0 +1,231 @@
+"""The model server process from start to exit: bind, serve, load, drain, exit status.
+
+``python -m moorage.container`` lands in :func:`main`. It parses the options
+(:mod:`moorage.container.options`), starts orphan protection
+(:mod:`moorage.container.lifecycle`), binds the port itself (so a busy port is
+a clear exit status, and ``--port 0`` can report the port it got), then runs
+uvicorn (uvloop, httptools, no access log) around
+:class:`~moorage.container.app.ModelServerApp` while the model loads in the
+handler pool (:func:`moorage.container.model.load`).
+
+Signals: SIGTERM or SIGINT stop accepting connections, let in-flight
+requests finish for up to the shutdown grace period, and exit 0; a second
+SIGINT stops waiting. uvicorn's own signal handling is replaced because it
+re-raises the signal after shutting down, which would turn a clean drain into
+"killed by SIGTERM".
+
+Every failure ends with one paragraph in ``MOORAGE_FAILURE_FILE`` (when set),
+the reason and any traceback on stderr, and an :class:`ExitCode`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from moorage.container.app import ModelServerApp
+from moorage.container.errors import ExitCode, StartupError
+from moorage.container.http import log_exception
+from moorage.container.lifecycle import guard_parent, write_failure
+from moorage.container.model import ModelSettings, load
+from moorage.container.options import Options, failure_file, parse
+
+# Longer than aiohttp's 15 s client keep-alive, so the server never closes a
+# pooled connection just as the router reuses it.
+KEEP_ALIVE_S = 75
+# How long a clean exit may wait for the handler threads and the interpreter.
+_EXIT_WAIT_S = 2.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        options = parse(argv, os.environ)
+    except StartupError as exc:
+        return report(exc, failure_file(os.environ))
+    try:
+        if options.parent_pid is not None:
+            guard_parent(options.parent_pid)
+        sock = bind(options.host, options.port)
+        return serve(options, sock)
+    except StartupError as exc:
+        return report(exc, options.failure_file)
+    except Exception as exc:
+        failure = StartupError(
+            ExitCode.INTERNAL, f"The model server failed: {type(exc).__name__}: {exc}"
+        )
+        failure.__cause__ = exc
+        return report(failure, options.failure_file)
+
+
+def report(exc: StartupError, failure_path: Path | None) -> int:
+    """Tell the parent and the log why the process is ending; return its exit status."""
+    headline = f"moorage model server: {exc.reason}"
+    if exc.__cause__ is not None:
+        log_exception(exc.__cause__, headline)
+    else:
+        sys.stderr.write(headline + "\n")
+        sys.stderr.flush()
+    write_failure(failure_path, exc.reason)
+    return int(exc.code)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise StartupError(ExitCode.LISTEN, f"Cannot listen on {host}:{port}: {exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        raise StartupError(ExitCode.LISTEN, f"Cannot listen on {host}:{port}: {why}.") from None
+    return sock
+
+
+def serve(options: Options, sock: socket.socket) -> int:
+    executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="handler")
+    app = ModelServerApp(executor)
+    address = sock.getsockname()
+    host = f"[{address[0]}]" if ":" in address[0] else address[0]
+    config = uvicorn.Config(
+        app,
+        loop="none",
+        http="httptools",
+        ws="none",
+        lifespan="off",
+        interface="asgi3",
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=math.ceil(options.shutdown_grace_s),
+    )
+    server = _Server(
+        config,
+        on_started=lambda: print(
+            f"moorage model server listening on http://{host}:{address[1]}", flush=True
+        ),
+    )
+    settings = ModelSettings(options.model_dir, options.program, options.default_accept)
+    outcome: list[StartupError] = []
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_run(server, sock, app, settings, executor, outcome))
+    code = report(outcome[0], options.failure_file) if outcome else int(ExitCode.OK)
+    _exit_promptly(executor, code)
+    return code
+
+
+async def _run(
+    server: uvicorn.Server,
+    sock: socket.socket,
+    app: ModelServerApp,
+    settings: ModelSettings,
+    executor: ThreadPoolExecutor,
+    outcome: list[StartupError],
+) -> None:
+    loading = asyncio.create_task(_load(server, app, settings, executor, outcome))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        # A stop during model_fn: the thread cannot be interrupted, only abandoned.
+        loading.cancel()
+
+
+async def _load(
+    server: uvicorn.Server,
+    app: ModelServerApp,
+    settings: ModelSettings,
+    executor: ThreadPoolExecutor,
+    outcome: list[StartupError],
+) -> None:
+    try:
+        app.model = await asyncio.get_running_loop().run_in_executor(executor, load, settings)
+    except StartupError as exc:
+        outcome.append(exc)
+        server.should_exit = True
+    except Exception as exc:
+        failure = StartupError(
+            ExitCode.INTERNAL, f"Loading the model failed: {type(exc).__name__}: {exc}"
+        )
+        failure.__cause__ = exc
+        outcome.append(failure)
+        server.should_exit = True
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGTERM, signal.SIGINT)
+        previous = {sig: signal.signal(sig, self._stop) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # not built for this platform: the default loop works too
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def _exit_promptly(executor: ThreadPoolExecutor, code: int) -> None:
+    """Exit now if a handler is still running; otherwise bound the normal interpreter exit.
+
+    A handler still running after the grace period (or a ``model_fn`` cut short
+    by SIGTERM) cannot be interrupted, and a thread the script started may never
+    end; neither may keep a stopped server alive.
+    """
+    drained = threading.Thread(target=executor.shutdown, kwargs={"cancel_futures": True})
+    drained.daemon = True
+    drained.start()
+    drained.join(0.5)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if drained.is_alive():
+        os._exit(code)
+
+    def watchdog() -> None:
+        time.sleep(_EXIT_WAIT_S)
+        os._exit(code)
+
+    threading.Thread(target=watchdog, name="exit-watchdog", daemon=True).start()
