@@ -20,7 +20,22 @@ from moorage.settings import Settings, default_data_dir
 def _serve(args: argparse.Namespace) -> int:
     import uvloop
 
+    from moorage.fleet.images import ImageMap, ImageMapError
+    from moorage.quickdeploy import QuickDeploy
     from moorage.server import serve
+
+    try:
+        deploys = tuple(QuickDeploy.parse(item) for item in args.deploy)
+    except ValueError as exc:
+        print(f"moorage serve: --deploy: {exc}", file=sys.stderr)
+        return 2
+    image_map = Path(args.image_map).expanduser().resolve() if args.image_map else None
+    if image_map is not None:
+        try:
+            ImageMap.load(image_map)
+        except ImageMapError as exc:
+            print(f"moorage serve: {exc}", file=sys.stderr)
+            return 2
 
     settings = Settings(
         host=args.host,
@@ -28,12 +43,13 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir).expanduser().resolve(),
         region=args.region,
         account_id=args.account_id,
+        image_map_path=image_map,
     )
 
     def ready(url: str) -> None:
         print(f"moorage {__version__} listening on {url} (data in {settings.data_dir})", flush=True)
 
-    uvloop.run(serve(settings, ready))
+    uvloop.run(serve(settings, ready, deploys))
     return 0
 
 
@@ -53,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default=str(default_data_dir()))
     serve.add_argument("--region", default="us-east-1")
     serve.add_argument("--account-id", default="123456789012")
+    serve.add_argument(
+        "--image-map",
+        default=None,
+        help="image map file (default: DATA_DIR/images.json); see docs/images.md",
+    )
+    serve.add_argument(
+        "--deploy",
+        action="append",
+        default=[],
+        metavar="NAME=ARTIFACT",
+        help="create (if absent) a model, endpoint config and endpoint NAME serving ARTIFACT "
+        "(a model.tar.gz path or URL); repeatable",
+    )
     serve.set_defaults(func=_serve)
     return parser
 

@@ -20,6 +20,14 @@ from moorage.arns import Partition
 from moorage.clock import Clock, SystemClock
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
+from moorage.deploy.reconciler import Reconciler
+from moorage.fleet.artifact_preparer import ArtifactPreparer
+from moorage.fleet.images import ImageMap
+from moorage.fleet.local import LocalProcessFleet
+from moorage.quickdeploy import QuickDeploy, deploy, how_to_invoke
+from moorage.runtime.invoke import Invoker
+from moorage.runtime.router import Router
+from moorage.runtime.upstream import Upstream
 from moorage.settings import Settings
 from moorage.store.sqlite import SqliteStore
 
@@ -34,24 +42,48 @@ class Moorage:
         self.clock = clock
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(settings.db_path)
+        self.images = ImageMap.load(settings.image_map_path or settings.data_dir / "images.json")
+        self.fleet = LocalProcessFleet(
+            data_dir=settings.data_dir,
+            images=self.images,
+            preparer=ArtifactPreparer(settings.data_dir / "cache"),
+            clock=clock,
+        )
+        self.router = Router()
+        self.upstream = Upstream()
+        self.reconciler = Reconciler(self.store, self.fleet, self.router, clock)
         self.ctx = ControlContext(
-            self.store, clock, Partition(settings.region, settings.account_id)
+            self.store,
+            clock,
+            Partition(settings.region, settings.account_id),
+            notify=self.reconciler.poke,
         )
         self.plane = ControlPlane(self.ctx)
-        self.routes = Routes()
-        self.app = App(
-            sagemaker_service(self.plane), self.routes, max_body=settings.max_api_body_bytes
+        self.invoker = Invoker(
+            self.router, self.upstream, account_id=settings.account_id, region=settings.region
         )
+        self.routes = Routes(prefixes=[("/endpoints/", self.invoker)])
+        self.sagemaker = sagemaker_service(self.plane)
+        self.app = App(self.sagemaker, self.routes, max_body=settings.max_api_body_bytes)
 
     async def start(self) -> None:
         """Start background work (the reconciler); called before the port opens."""
+        await self.reconciler.start()
 
     async def stop(self) -> None:
-        """Stop background work and close the store; called after the port closes."""
-        self.store.close()
+        """Stop background work, every copy, and close the store."""
+        try:
+            await self.reconciler.stop()
+            await self.upstream.close()
+        finally:
+            self.store.close()
 
 
-async def serve(settings: Settings, on_ready: Callable[[str], None]) -> None:
+async def serve(
+    settings: Settings,
+    on_ready: Callable[[str], None],
+    deploys: tuple[QuickDeploy, ...] = (),
+) -> None:
     moorage = Moorage(settings, SystemClock())
     config = uvicorn.Config(
         moorage.app,
@@ -78,7 +110,11 @@ async def serve(settings: Settings, on_ready: Callable[[str], None]) -> None:
             for s in server.servers:
                 for sock in s.sockets:
                     port = sock.getsockname()[1]
-            on_ready(f"http://{settings.host}:{port}")
+            url = f"http://{settings.host}:{port}"
+            on_ready(url)
+            for item in deploys:
+                await deploy(moorage.sagemaker, item)
+                print(how_to_invoke(url, item.name), flush=True)
         await task
     finally:
         await moorage.stop()

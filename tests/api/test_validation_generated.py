@@ -82,6 +82,22 @@ BASELINES: dict[str, dict[str, Any]] = {
     "DescribeEndpointConfig": {"EndpointConfigName": "c"},
     "DeleteEndpointConfig": {"EndpointConfigName": "c"},
     "ListEndpointConfigs": LIST,
+    "CreateEndpoint": {
+        "EndpointName": "e",
+        "EndpointConfigName": "c",
+        "DeploymentConfig": {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+                "TerminationWaitInSeconds": 0,
+                "MaximumExecutionTimeoutInSeconds": 600,
+            },
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "alarm"}]},
+        },
+        "Tags": TAGS,
+    },
+    "DescribeEndpoint": {"EndpointName": "e"},
+    "DeleteEndpoint": {"EndpointName": "e"},
+    "ListEndpoints": {**LIST, "StatusEquals": "InService", "LastModifiedTimeBefore": 1.0},
     "AddTags": {"ResourceArn": ARN, "Tags": TAGS},
     "ListTags": {"ResourceArn": ARN, "MaxResults": 50, "NextToken": "x"},
     "DeleteTags": {"ResourceArn": ARN, "TagKeys": ["k"]},

@@ -14,6 +14,7 @@ from moorage.control.plane import ControlPlane
 def sagemaker_handlers(plane: ControlPlane) -> dict[str, Handler]:
     models = plane.models
     configs = plane.endpoint_configs
+    endpoints = plane.endpoints
     tags = plane.tags
     return {
         "CreateModel": models.create_model,
@@ -24,6 +25,10 @@ def sagemaker_handlers(plane: ControlPlane) -> dict[str, Handler]:
         "DescribeEndpointConfig": configs.describe_endpoint_config,
         "DeleteEndpointConfig": configs.delete_endpoint_config,
         "ListEndpointConfigs": configs.list_endpoint_configs,
+        "CreateEndpoint": endpoints.create_endpoint,
+        "DescribeEndpoint": endpoints.describe_endpoint,
+        "DeleteEndpoint": endpoints.delete_endpoint,
+        "ListEndpoints": endpoints.list_endpoints,
         "AddTags": tags.add_tags,
         "ListTags": tags.list_tags,
         "DeleteTags": tags.delete_tags,

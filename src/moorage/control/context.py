@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from moorage.arns import Partition
 from moorage.clock import Clock
@@ -14,6 +15,9 @@ class ControlContext:
     store: Store
     clock: Clock
     partition: Partition
+    # Called with an endpoint name after its desired state changed, so the
+    # reconciler acts at once instead of at its next tick.
+    notify: Callable[[str], None] = field(default=lambda name: None)
 
     def now(self) -> float:
         """The clock's time at the millisecond precision of the wire format.

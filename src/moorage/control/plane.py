@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from moorage.control.context import ControlContext
 from moorage.control.endpoint_configs import EndpointConfigsService
+from moorage.control.endpoints import EndpointsService
 from moorage.control.models import ModelsService
 from moorage.control.tags import TagsService
 
@@ -13,4 +14,5 @@ class ControlPlane:
         self.ctx = ctx
         self.models = ModelsService(ctx)
         self.endpoint_configs = EndpointConfigsService(ctx)
+        self.endpoints = EndpointsService(ctx)
         self.tags = TagsService(ctx)

@@ -17,12 +17,14 @@ class ModelData:
 
     ``url`` is an ``s3://`` URL, a ``file://`` URL or an absolute path;
     ``prefix`` means "every object under this prefix" (S3Prefix) and
-    ``compressed`` means a ``.tar.gz`` to extract.
+    ``compressed`` means a ``.tar.gz`` to extract; ``etag`` (``S3DataSource.ETag``)
+    pins the object's version.
     """
 
     url: str
     prefix: bool = False
     compressed: bool = True
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def container_from_spec(spec: Mapping[str, Any]) -> Container:
             url=str(source["S3Uri"]),
             prefix=source.get("S3DataType") == "S3Prefix",
             compressed=source.get("CompressionType") == "Gzip",
+            etag=source.get("ETag"),
         )
     return Container(
         image=str(spec.get("Image", "")),

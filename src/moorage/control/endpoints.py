@@ -1,0 +1,222 @@
+"""CreateEndpoint, DescribeEndpoint, DeleteEndpoint, ListEndpoints.
+
+Create and delete only record intent (status ``Creating`` / ``Deleting``)
+and return; the reconciler starts or stops the copies and moves the status
+on. Describe reads what the reconciler observed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moorage.control.context import ControlContext
+from moorage.control.paging import Listing, in_time_window, page
+from moorage.control.tags import check_tag_count, tag_pairs
+from moorage.domain import endpoint_config as config_domain
+from moorage.domain import model as model_domain
+from moorage.domain.endpoint import (
+    KIND,
+    Endpoint,
+    EndpointStatus,
+    Group,
+    ObservedVariant,
+    VariantState,
+    endpoint_from_record,
+)
+from moorage.domain.endpoint_config import EndpointConfig
+from moorage.errors import ValidationError
+from moorage.store.base import AlreadyExists
+
+LISTING: Listing[Endpoint] = Listing(
+    name=lambda e: e.name,
+    sort_keys={
+        "Name": lambda e: e.name.lower(),
+        "CreationTime": lambda e: e.created,
+        "Status": lambda e: e.status.value,
+    },
+    default_sort="CreationTime",
+)
+
+# DeleteEndpoint is refused while a change is being carried out.
+_IN_PROGRESS = frozenset(
+    {
+        EndpointStatus.UPDATING,
+        EndpointStatus.SYSTEM_UPDATING,
+        EndpointStatus.ROLLING_BACK,
+        EndpointStatus.DELETING,
+    }
+)
+
+
+def initial_state(
+    name: str, arn: str, now: float, config: EndpointConfig, deployment_config: Any
+) -> Endpoint:
+    groups = []
+    variants = []
+    for index, variant in enumerate(config.variants, start=1):
+        count = variant.initial_instance_count
+        groups.append(
+            Group(
+                id=f"g{index}",
+                config_name=config.name,
+                variant=variant.name,
+                instance_type=variant.instance_type or "serverless",
+                target=count,
+                active=count,
+                share=1.0,
+            )
+        )
+        variants.append(
+            VariantState(variant.name, variant.initial_weight, variant.initial_weight, count)
+        )
+    return Endpoint(
+        name=name,
+        arn=arn,
+        created=now,
+        modified=now,
+        config_name=config.name,
+        status=EndpointStatus.CREATING,
+        variants=tuple(variants),
+        groups=tuple(groups),
+        next_group=len(groups) + 1,
+        deployment_config=deployment_config,
+    )
+
+
+def variant_wire(
+    endpoint: Endpoint, variant: VariantState, config: EndpointConfig | None
+) -> dict[str, Any]:
+    observed = endpoint.observed.get(variant.name, ObservedVariant())
+    wire: dict[str, Any] = {
+        "VariantName": variant.name,
+        "DeployedImages": [
+            {"SpecifiedImage": s, "ResolvedImage": r, "ResolutionTime": t}
+            for s, r, t in observed.images
+        ]
+        or None,
+        "CurrentWeight": variant.weight,
+        "DesiredWeight": variant.desired_weight,
+        "CurrentInstanceCount": observed.current_count,
+        "DesiredInstanceCount": variant.desired_count,
+        "VariantStatus": [
+            {"Status": s, "StatusMessage": m, "StartTime": t} for s, m, t in observed.status
+        ]
+        or None,
+    }
+    spec = config.variant(variant.name) if config else None
+    if spec is not None:
+        wire["ManagedInstanceScaling"] = spec.spec.get("ManagedInstanceScaling")
+        wire["RoutingConfig"] = spec.spec.get("RoutingConfig")
+    return wire
+
+
+def describe_wire(endpoint: Endpoint, config: EndpointConfig | None) -> dict[str, Any]:
+    return {
+        "EndpointName": endpoint.name,
+        "EndpointArn": endpoint.arn,
+        "EndpointConfigName": endpoint.config_name,
+        "ProductionVariants": [variant_wire(endpoint, v, config) for v in endpoint.variants],
+        "EndpointStatus": endpoint.status.value,
+        "FailureReason": endpoint.failure_reason,
+        "CreationTime": endpoint.created,
+        "LastModifiedTime": endpoint.modified,
+        "LastDeploymentConfig": endpoint.last_deployment_config,
+    }
+
+
+def summary_wire(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "EndpointName": endpoint.name,
+        "EndpointArn": endpoint.arn,
+        "CreationTime": endpoint.created,
+        "LastModifiedTime": endpoint.modified,
+        "EndpointStatus": endpoint.status.value,
+    }
+
+
+class EndpointsService:
+    def __init__(self, ctx: ControlContext) -> None:
+        self.ctx = ctx
+
+    def not_found(self, name: str) -> ValidationError:
+        return ValidationError(f'Could not find endpoint "{self.ctx.arn(KIND, name)}".')
+
+    def get(self, name: str) -> Endpoint:
+        record = self.ctx.store.get(KIND, name)
+        if record is None:
+            raise self.not_found(name)
+        return endpoint_from_record(record)
+
+    def config(self, name: str) -> EndpointConfig:
+        record = self.ctx.store.get(config_domain.KIND, name)
+        if record is None:
+            raise ValidationError(
+                f'Could not find endpoint configuration "{self.ctx.arn(config_domain.KIND, name)}".'
+            )
+        return config_domain.endpoint_config_from_record(record)
+
+    def check_models(self, config: EndpointConfig) -> None:
+        for variant in (*config.variants, *config.shadow_variants):
+            if (
+                variant.model_name
+                and self.ctx.store.get(model_domain.KIND, variant.model_name) is None
+            ):
+                raise ValidationError(
+                    f'Could not find model "{self.ctx.arn(model_domain.KIND, variant.model_name)}".'
+                )
+
+    def create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["EndpointName"]
+        arn = self.ctx.arn(KIND, name)
+        if self.ctx.store.get(KIND, name) is not None:
+            raise ValidationError(f'Cannot create already existing endpoint "{arn}".')
+        config = self.config(params["EndpointConfigName"])
+        self.check_models(config)
+        tags = tag_pairs(params.get("Tags"))
+        check_tag_count(tags)
+        endpoint = initial_state(name, arn, self.ctx.now(), config, params.get("DeploymentConfig"))
+        try:
+            with self.ctx.store.transaction():
+                self.ctx.store.insert(endpoint.to_record())
+                if tags:
+                    self.ctx.store.set_tags(arn, tags)
+        except AlreadyExists:
+            raise ValidationError(f'Cannot create already existing endpoint "{arn}".') from None
+        self.ctx.notify(name)
+        return {"EndpointArn": arn}
+
+    def describe_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        endpoint = self.get(params["EndpointName"])
+        record = self.ctx.store.get(config_domain.KIND, endpoint.config_name)
+        config = config_domain.endpoint_config_from_record(record) if record else None
+        return describe_wire(endpoint, config)
+
+    def delete_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        endpoint = self.get(params["EndpointName"])
+        if endpoint.status in _IN_PROGRESS:
+            raise ValidationError(f'Cannot delete in-progress endpoint "{endpoint.arn}".')
+        deleting = endpoint.with_changes(status=EndpointStatus.DELETING, modified=self.ctx.now())
+        self.ctx.store.put(deleting.to_record())
+        self.ctx.notify(endpoint.name)
+        return {}
+
+    def list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
+        status = params.get("StatusEquals")
+        endpoints = [
+            e
+            for e in (endpoint_from_record(r) for r in self.ctx.store.list_records(KIND))
+            if in_time_window(
+                e.created, params.get("CreationTimeAfter"), params.get("CreationTimeBefore")
+            )
+            and in_time_window(
+                e.modified,
+                params.get("LastModifiedTimeAfter"),
+                params.get("LastModifiedTimeBefore"),
+            )
+            and (status is None or e.status.value == status)
+        ]
+        result = page(endpoints, LISTING, params)
+        return {
+            "Endpoints": [summary_wire(e) for e in result.items],
+            "NextToken": result.next_token,
+        }

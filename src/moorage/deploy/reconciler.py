@@ -1,0 +1,406 @@
+"""The reconciler: keeps every endpoint's copies matching its groups.
+
+Level-triggered and count-based: each pass reads an endpoint's desired state
+from the store, compares the wanted slots (``target`` instances per group)
+with what runs, starts or stops the difference, publishes the routing
+snapshot and writes back what it observes (status, instance counts, images).
+A pass never waits on slow work — starts and stops are tasks that poke the
+loop when they finish — so each read-modify-write of the store is atomic on
+the event loop. The loop never dies: a failing pass is logged and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from moorage.clock import Clock
+from moorage.deploy.slots import STABLE_AFTER_S, EndpointSlots, Slot
+from moorage.domain import endpoint_config as config_domain
+from moorage.domain import model as model_domain
+from moorage.domain.endpoint import (
+    KIND,
+    Endpoint,
+    EndpointStatus,
+    Group,
+    ObservedVariant,
+    endpoint_from_record,
+)
+from moorage.domain.endpoint_config import EndpointConfig, Routing
+from moorage.fleet.base import Copy, CopySpec, Fleet, StartFailed
+from moorage.runtime.router import Router
+from moorage.runtime.snapshot import EndpointRoute, GroupRoute, VariantRoute
+from moorage.store.base import Store
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+
+# Statuses in which the endpoint's copies should be running.
+_RUNNING = frozenset(
+    {
+        EndpointStatus.CREATING,
+        EndpointStatus.IN_SERVICE,
+        EndpointStatus.UPDATING,
+        EndpointStatus.SYSTEM_UPDATING,
+        EndpointStatus.ROLLING_BACK,
+        EndpointStatus.UPDATE_ROLLBACK_FAILED,
+    }
+)
+
+
+class ConfigProblem(Exception):
+    """The endpoint's config or model can no longer be used (deleted, unsupported)."""
+
+
+class Reconciler:
+    def __init__(self, store: Store, fleet: Fleet, router: Router, clock: Clock) -> None:
+        self.store = store
+        self.fleet = fleet
+        self.router = router
+        self.clock = clock
+        self.endpoints: dict[str, EndpointSlots] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._hooks: list[Callable[[Endpoint], Endpoint]] = []
+        fleet.on_exit(self._copy_exited)
+
+    # -- loop -------------------------------------------------------------
+
+    def poke(self, name: str = "") -> None:
+        self._wake.set()
+
+    def add_hook(self, hook: Callable[[Endpoint], Endpoint]) -> None:
+        """Run ``hook`` on every endpoint each pass, before slots are matched.
+
+        Rollouts use this to advance their state machines.
+        """
+        self._hooks.append(hook)
+
+    async def start(self) -> None:
+        self._reset_observed()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for slots in self.endpoints.values():
+            for slot in slots.slots.values():
+                if slot.starting is not None:
+                    slot.starting.cancel()
+        await self.fleet.shutdown()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                self.reconcile_all()
+            except Exception:
+                log.exception("reconcile pass failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+
+    def _reset_observed(self) -> None:
+        """After a restart nothing runs: observed counts start from zero."""
+        for record in self.store.list_records(KIND):
+            endpoint = endpoint_from_record(record)
+            if endpoint.observed:
+                cleared = {k: ObservedVariant() for k in endpoint.observed}
+                self.store.put(endpoint.with_changes(observed=cleared).to_record())
+
+    def reconcile_all(self) -> None:
+        names = {r.key: r.name for r in self.store.list_records(KIND)}
+        for key in list(self.endpoints):
+            if key not in names:
+                self._teardown(key)
+        for name in names.values():
+            try:
+                self.reconcile(name)
+            except Exception:
+                log.exception("reconciling endpoint %s failed", name)
+
+    # -- one endpoint -----------------------------------------------------
+
+    def reconcile(self, name: str) -> None:
+        record = self.store.get(KIND, name)
+        if record is None:
+            self._teardown(name.lower())
+            return
+        endpoint = endpoint_from_record(record)
+        for hook in self._hooks:
+            endpoint = hook(endpoint)
+        slots = self.endpoints.setdefault(name.lower(), EndpointSlots())
+        if endpoint.status is EndpointStatus.DELETING:
+            self._delete(endpoint, slots)
+            return
+        if endpoint.status not in _RUNNING:
+            self._retire_all(slots)
+            self._publish(endpoint, slots, {})
+            self._save(endpoint, self._observe(endpoint, slots, {}))
+            return
+        configs = self._configs(endpoint)
+        wanted = {(g.id, i): g for g in endpoint.groups for i in range(g.target)}
+        for key in list(slots.slots):
+            if key not in wanted:
+                self._retire(slots, slots.slots.pop(key))
+        now = self.clock.now()
+        for key, group in wanted.items():
+            slot = slots.slots.setdefault(key, Slot(*key))
+            config = configs.get(group.config_name)
+            if config is None or config.component_based:
+                continue
+            if slot.copy is None and slot.starting is None and now >= slot.retry_at:
+                self._start(endpoint, group, config, slot, slots)
+        if endpoint.status is EndpointStatus.CREATING:
+            endpoint = self._creation_outcome(endpoint, slots, configs, wanted)
+        self._publish(endpoint, slots, configs)
+        self._save(endpoint, self._observe(endpoint, slots, configs))
+
+    def _configs(self, endpoint: Endpoint) -> dict[str, EndpointConfig]:
+        configs: dict[str, EndpointConfig] = {}
+        for name in {g.config_name for g in endpoint.groups}:
+            record = self.store.get(config_domain.KIND, name)
+            if record is not None:
+                configs[name] = config_domain.endpoint_config_from_record(record)
+        return configs
+
+    def _creation_outcome(
+        self,
+        endpoint: Endpoint,
+        slots: EndpointSlots,
+        configs: dict[str, EndpointConfig],
+        wanted: dict[tuple[str, int], Group],
+    ) -> Endpoint:
+        if slots.fatal is not None:
+            reason, slots.fatal = slots.fatal, None
+            self._retire_all(slots)
+            return endpoint.with_changes(
+                status=EndpointStatus.FAILED, failure_reason=reason, modified=self.clock.now()
+            )
+        for key, group in wanted.items():
+            config = configs.get(group.config_name)
+            if config is not None and config.component_based:
+                continue
+            if not slots.slots[key].ready:
+                return endpoint
+        return endpoint.with_changes(status=EndpointStatus.IN_SERVICE, modified=self.clock.now())
+
+    # -- starting and stopping copies -------------------------------------
+
+    def copy_spec(
+        self, endpoint: Endpoint, group: Group, config: EndpointConfig, slot: Slot
+    ) -> CopySpec:
+        variant = config.variant(group.variant)
+        if variant is None or variant.model_name is None:
+            raise ConfigProblem(
+                f"Endpoint configuration {config.name} has no model for variant {group.variant}."
+            )
+        record = self.store.get(model_domain.KIND, variant.model_name)
+        if record is None:
+            raise ConfigProblem(f'Could not find model "{variant.model_name}".')
+        model = model_domain.model_from_record(record)
+        if len(model.containers) != 1:
+            raise ConfigProblem(
+                f"Model {model.name} has {len(model.containers)} containers; moorage serves "
+                "single-container models (inference pipelines are not supported)."
+            )
+        container = model.primary
+        attempt = slot.failures + slot.restarts
+        return CopySpec(
+            copy_id=f"{endpoint.name}-{group.variant}-{group.id}-{slot.index}-{attempt}",
+            endpoint=endpoint.name,
+            variant=group.variant,
+            image=container.image,
+            model_data=container.model_data,
+            environment=container.environment,
+            startup_timeout_s=float(variant.startup_timeout_s),
+            download_timeout_s=float(variant.download_timeout_s),
+        )
+
+    def _start(
+        self,
+        endpoint: Endpoint,
+        group: Group,
+        config: EndpointConfig,
+        slot: Slot,
+        slots: EndpointSlots,
+    ) -> None:
+        try:
+            spec = self.copy_spec(endpoint, group, config, slot)
+        except ConfigProblem as exc:
+            self._failed(endpoint.name, slot, slots, str(exc))
+            return
+        slot.starting = asyncio.create_task(self._starting(endpoint.name, slot, slots, spec))
+
+    async def _starting(self, name: str, slot: Slot, slots: EndpointSlots, spec: CopySpec) -> None:
+        try:
+            copy = await self.fleet.start(spec)
+        except StartFailed as exc:
+            self._failed(name, slot, slots, exc.reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("starting copy %s failed", spec.copy_id)
+            self._failed(name, slot, slots, f"Starting a copy failed unexpectedly: {exc}")
+        else:
+            if slots.slots.get(slot.key) is slot:
+                slot.copy = copy
+                slot.last_error = None
+            else:
+                self._stop_copy(slots, copy)
+        finally:
+            slot.starting = None
+            self.poke()
+
+    def _failed(self, name: str, slot: Slot, slots: EndpointSlots, reason: str) -> None:
+        slot.last_error = reason
+        slot.backoff(self.clock.now())
+        record = self.store.get(KIND, name)
+        if record is not None and record.doc.get("status") == EndpointStatus.CREATING.value:
+            slots.fatal = slots.fatal or reason
+        log.warning("endpoint %s: %s", name, reason)
+
+    def _copy_exited(self, copy: Copy) -> None:
+        for slots in self.endpoints.values():
+            for slot in slots.slots.values():
+                if slot.copy is copy:
+                    slot.copy = None
+                    slot.restarts += 1
+                    if (
+                        copy.ready_at is not None
+                        and self.clock.now() - copy.ready_at > STABLE_AFTER_S
+                    ):
+                        slot.failures = 0
+                    slot.last_error = f"copy {copy.copy_id} {copy.failure_reason}"
+                    slot.backoff(self.clock.now())
+                    self.poke()
+                    return
+
+    def _retire(self, slots: EndpointSlots, slot: Slot) -> None:
+        if slot.starting is not None:
+            slot.starting.cancel()
+        if slot.copy is not None:
+            copy, slot.copy = slot.copy, None
+            self._stop_copy(slots, copy)
+
+    def _retire_all(self, slots: EndpointSlots) -> None:
+        for slot in list(slots.slots.values()):
+            self._retire(slots, slot)
+        slots.slots.clear()
+
+    def _stop_copy(self, slots: EndpointSlots, copy: Copy) -> None:
+        async def stopping() -> None:
+            try:
+                await self.fleet.stop(copy)
+            finally:
+                self.poke()
+
+        task = asyncio.create_task(stopping())
+        slots.stopping.add(task)
+        task.add_done_callback(slots.stopping.discard)
+
+    def _delete(self, endpoint: Endpoint, slots: EndpointSlots) -> None:
+        self.router.withdraw(endpoint.name)
+        slots.route_signature = None
+        self._retire_all(slots)
+        if slots.busy():
+            return
+        with self.store.transaction():
+            self.store.delete(KIND, endpoint.name)
+            self.store.drop_tags(endpoint.arn)
+        self.endpoints.pop(endpoint.name.lower(), None)
+
+    def _teardown(self, key: str) -> None:
+        slots = self.endpoints.pop(key, None)
+        if slots is not None:
+            self._retire_all(slots)
+        self.router.withdraw(key)
+
+    # -- observing and publishing -----------------------------------------
+
+    def _active_copies(self, group: Group, slots: EndpointSlots) -> tuple[Copy, ...]:
+        copies = []
+        for index in range(min(group.active, group.target)):
+            slot = slots.slots.get((group.id, index))
+            if slot is not None and slot.ready and slot.copy is not None:
+                copies.append(slot.copy)
+        return tuple(copies)
+
+    def _publish(
+        self, endpoint: Endpoint, slots: EndpointSlots, configs: dict[str, EndpointConfig]
+    ) -> None:
+        variants = []
+        for variant in endpoint.variants:
+            routing = Routing.LEAST_OUTSTANDING_REQUESTS
+            groups = []
+            for group in endpoint.groups_of(variant.name):
+                config = configs.get(group.config_name)
+                spec = config.variant(variant.name) if config else None
+                if spec is not None:
+                    routing = spec.routing
+                groups.append(
+                    GroupRoute(group.config_name, group.share, self._active_copies(group, slots))
+                )
+            variants.append(VariantRoute(variant.name, variant.weight, routing, tuple(groups)))
+        component_based = any(c.component_based for c in configs.values())
+        signature = (
+            endpoint.status,
+            tuple(
+                (
+                    v.name,
+                    v.weight,
+                    v.routing,
+                    tuple((g.share, tuple(map(id, g.copies))) for g in v.groups),
+                )
+                for v in variants
+            ),
+        )
+        if signature == slots.route_signature:
+            return
+        slots.route_signature = signature
+        self.router.publish(
+            EndpointRoute.build(
+                endpoint.name,
+                endpoint.status.value,
+                tuple(variants),
+                component_based=component_based,
+            )
+        )
+
+    def _observe(
+        self, endpoint: Endpoint, slots: EndpointSlots, configs: dict[str, EndpointConfig]
+    ) -> dict[str, ObservedVariant]:
+        observed: dict[str, ObservedVariant] = {}
+        for variant in endpoint.variants:
+            count = 0
+            images: dict[tuple[str, str], float] = {}
+            for group in endpoint.groups_of(variant.name):
+                config = configs.get(group.config_name)
+                if config is not None and config.component_based:
+                    count += min(group.active, group.target)
+                    continue
+                for copy in self._active_copies(group, slots):
+                    count += 1
+                    key = (copy.spec.image, copy.resolved_image)
+                    images.setdefault(key, copy.ready_at or 0.0)
+            previous = endpoint.observed.get(variant.name, ObservedVariant())
+            observed[variant.name] = ObservedVariant(
+                current_count=count,
+                images=tuple((s, r, round(t, 3)) for (s, r), t in sorted(images.items())),
+                status=previous.status,
+            )
+        return observed
+
+    def _save(self, endpoint: Endpoint, observed: dict[str, ObservedVariant]) -> None:
+        """Write status and observations back if they changed (re-reading first)."""
+        record = self.store.get(KIND, endpoint.name)
+        if record is None:
+            return
+        current = endpoint_from_record(record)
+        updated = endpoint.with_changes(observed=observed)
+        if updated.to_doc() != current.to_doc() or updated.modified != current.modified:
+            self.store.put(updated.to_record())

@@ -1,0 +1,124 @@
+"""Copies and the Fleet interface."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from moorage.domain.model import ModelData
+
+
+class CopyState(enum.StrEnum):
+    PREPARING = "Preparing"  # fetching the artifact, installing requirements
+    STARTING = "Starting"  # process running, /ping not yet 200
+    READY = "Ready"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    FAILED = "Failed"  # never became ready
+    CRASHED = "Crashed"  # was ready, then exited
+
+
+@dataclass(frozen=True)
+class CopySpec:
+    """Everything needed to start one copy."""
+
+    copy_id: str
+    endpoint: str
+    variant: str
+    image: str
+    model_data: ModelData | None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout_s: float = 480.0
+    download_timeout_s: float = 3600.0
+    # Environment the platform adds (accelerator visibility, adapters...).
+    platform_env: Mapping[str, str] = field(default_factory=dict)
+    use_cache: bool = True
+    component: str | None = None
+
+
+class Copy:
+    """A running (or starting, or dead) copy, owned and updated by its fleet.
+
+    ``inflight`` is maintained by the router: a copy is only stopped once it
+    is out of every routing snapshot and ``inflight`` has dropped to zero.
+    """
+
+    __slots__ = (
+        "exit_code",
+        "failure_reason",
+        "host",
+        "inflight",
+        "log_path",
+        "pid",
+        "port",
+        "ready_at",
+        "resolved_image",
+        "spec",
+        "started_at",
+        "state",
+    )
+
+    def __init__(self, spec: CopySpec) -> None:
+        self.spec = spec
+        self.state = CopyState.PREPARING
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.pid: int | None = None
+        self.inflight = 0
+        self.failure_reason: str | None = None
+        self.resolved_image = ""
+        self.log_path = ""
+        self.started_at = 0.0
+        self.ready_at: float | None = None
+        self.exit_code: int | None = None
+
+    @property
+    def copy_id(self) -> str:
+        return self.spec.copy_id
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __repr__(self) -> str:
+        return f"Copy({self.copy_id!r}, {self.state}, port={self.port})"
+
+
+class StartFailed(Exception):
+    """A copy could not be started; ``reason`` is fit to show as FailureReason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+ExitCallback = Callable[[Copy], None]
+
+
+class Fleet(Protocol):
+    async def start(self, spec: CopySpec) -> Copy:
+        """Prepare and start a copy; return once it is READY.
+
+        Raises :class:`StartFailed` (having cleaned up) if it cannot.
+        """
+        ...
+
+    async def stop(self, copy: Copy, *, drain_timeout_s: float = 60.0) -> None:
+        """Wait for in-flight requests to finish, then stop the process."""
+        ...
+
+    def on_exit(self, callback: ExitCallback) -> None:
+        """Be told when a READY copy exits on its own (crash, kill)."""
+        ...
+
+    async def load_adapter(self, copy: Copy, name: str, artifact: ModelData) -> None:
+        """Load an adapter into a running copy (inference-component adapters)."""
+        ...
+
+    async def unload_adapter(self, copy: Copy, name: str) -> None: ...
+
+    async def shutdown(self) -> None:
+        """Stop every copy (server shutdown)."""
+        ...

@@ -1,0 +1,316 @@
+"""The default fleet backend: each copy is a local process.
+
+Starting a copy: fetch and unpack its model data and install its
+``code/requirements.txt`` (in a worker thread), resolve its image through the
+image map, spawn the command on a free loopback port, and poll ``GET /ping``
+until it answers 200 within the startup timeout.
+
+Processes never outlive the server: each is started under
+``setpriv --pdeathsig KILL`` (the kernel kills it if the server dies, even by
+SIGKILL), in its own session (a terminal's Ctrl-C reaches only the server,
+which then drains and stops its copies), and the built-in model server also
+watches ``MOORAGE_PARENT_PID``. Each copy's stdout and stderr go to
+``<data-dir>/logs/<endpoint>/<copy-id>.log``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+from pathlib import Path
+
+import aiohttp
+
+from moorage.clock import Clock
+from moorage.domain.model import ModelData
+from moorage.fleet.base import Copy, CopySpec, CopyState, ExitCallback, StartFailed
+from moorage.fleet.images import ImageMap
+from moorage.fleet.prepare import PrepareError, Preparer
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 30.0
+_LOG_TAIL_BYTES = 2000
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _tail(path: Path, limit: int = _LOG_TAIL_BYTES) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - limit))
+            return handle.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+class LocalProcessFleet:
+    def __init__(
+        self, *, data_dir: Path, images: ImageMap, preparer: Preparer, clock: Clock
+    ) -> None:
+        self.data_dir = data_dir
+        self.images = images
+        self.preparer = preparer
+        self.clock = clock
+        self._procs: dict[str, asyncio.subprocess.Process] = {}
+        self._copies: dict[str, Copy] = {}
+        self._callbacks: list[ExitCallback] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._monitors: set[asyncio.Task[None]] = set()
+        self._setpriv = shutil.which("setpriv")
+
+    def on_exit(self, callback: ExitCallback) -> None:
+        self._callbacks.append(callback)
+
+    def copies(self) -> list[Copy]:
+        return list(self._copies.values())
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=True)
+            )
+        return self._session
+
+    def _what(self, spec: CopySpec) -> str:
+        if spec.component:
+            return f"A copy of inference component {spec.component}"
+        return f"The primary container for production variant {spec.variant}"
+
+    async def start(self, spec: CopySpec) -> Copy:
+        copy = Copy(spec)
+        copy.started_at = self.clock.now()
+        resolved = self.images.resolve(spec.image)
+        copy.resolved_image = resolved.name
+        self._copies[spec.copy_id] = copy
+        try:
+            model_dir, site = await self._prepare(spec, builtin=resolved.builtin)
+            log_dir = self.data_dir / "logs" / spec.endpoint
+            log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = log_dir / f"{spec.copy_id}.log"
+            copy.log_path = str(log_path)
+            failure_file = self.data_dir / "run" / f"{spec.copy_id}.failure"
+            failure_file.parent.mkdir(parents=True, exist_ok=True)
+            failure_file.unlink(missing_ok=True)
+            copy.port = free_port()
+            env = self._environment(spec, resolved.env, copy.port, model_dir, site, failure_file)
+            argv = resolved.argv(port=copy.port, model_dir=model_dir)
+            if self._setpriv:
+                argv = [self._setpriv, "--pdeathsig", "KILL", "--", *argv]
+            with log_path.open("ab") as log_file:
+                try:
+                    proc = await asyncio.create_subprocess_exec(
+                        *argv,
+                        stdin=asyncio.subprocess.DEVNULL,
+                        stdout=log_file,
+                        stderr=asyncio.subprocess.STDOUT,
+                        env=env,
+                        cwd=str(model_dir),
+                        start_new_session=True,
+                    )
+                except OSError as exc:
+                    raise StartFailed(
+                        f"{self._what(spec)} could not be started ({argv[0]}): {exc}"
+                    ) from None
+            copy.pid = proc.pid
+            copy.state = CopyState.STARTING
+            self._procs[spec.copy_id] = proc
+            monitor = asyncio.create_task(self._monitor(copy, proc))
+            self._monitors.add(monitor)
+            monitor.add_done_callback(self._monitors.discard)
+            await self._wait_ready(copy, proc, log_path, failure_file)
+            copy.state = CopyState.READY
+            copy.ready_at = self.clock.now()
+            return copy
+        except StartFailed as exc:
+            copy.state = CopyState.FAILED
+            copy.failure_reason = exc.reason
+            await self._kill(spec.copy_id)
+            self._copies.pop(spec.copy_id, None)
+            raise
+        except BaseException:
+            copy.state = CopyState.FAILED
+            await self._kill(spec.copy_id)
+            self._copies.pop(spec.copy_id, None)
+            raise
+
+    async def _prepare(self, spec: CopySpec, *, builtin: bool) -> tuple[Path, Path | None]:
+        try:
+            model_dir = await asyncio.wait_for(
+                asyncio.to_thread(
+                    self.preparer.model_dir,
+                    spec.model_data,
+                    timeout_s=spec.download_timeout_s,
+                    use_cache=spec.use_cache,
+                ),
+                timeout=spec.download_timeout_s + 5,
+            )
+            site = (
+                await asyncio.to_thread(self.preparer.requirements, model_dir) if builtin else None
+            )
+        except PrepareError as exc:
+            raise StartFailed(f"{self._what(spec)} could not be prepared: {exc}") from None
+        except TimeoutError:
+            raise StartFailed(
+                f"{self._what(spec)}: downloading the model data took longer than "
+                f"ModelDataDownloadTimeoutInSeconds ({spec.download_timeout_s:g} s)."
+            ) from None
+        return model_dir, site
+
+    def _environment(
+        self,
+        spec: CopySpec,
+        image_env: dict[str, str] | object,
+        port: int,
+        model_dir: Path,
+        site: Path | None,
+        failure_file: Path,
+    ) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOORAGE_")}
+        if isinstance(image_env, dict):
+            env.update(image_env)
+        env.update(spec.environment)
+        env.update(spec.platform_env)
+        env.update(
+            {
+                "SAGEMAKER_BIND_TO_PORT": str(port),
+                "SM_MODEL_DIR": str(model_dir),
+                "MOORAGE_PARENT_PID": str(os.getpid()),
+                "MOORAGE_FAILURE_FILE": str(failure_file),
+                "MOORAGE_COPY_ID": spec.copy_id,
+            }
+        )
+        if site is not None:
+            existing = env.get("PYTHONPATH")
+            env["PYTHONPATH"] = f"{site}{os.pathsep}{existing}" if existing else str(site)
+        return env
+
+    async def _wait_ready(
+        self,
+        copy: Copy,
+        proc: asyncio.subprocess.Process,
+        log_path: Path,
+        failure_file: Path,
+    ) -> None:
+        spec = copy.spec
+        deadline = self.clock.now() + spec.startup_timeout_s
+        delay = 0.02
+        url = f"{copy.url}/ping"
+        while True:
+            if proc.returncode is not None:
+                reason = _read_reason(failure_file) or _tail(log_path, 600)
+                raise StartFailed(
+                    f"{self._what(spec)} exited with status {proc.returncode} before passing "
+                    f"the ping health check: {reason or 'no output'} (log: {log_path})"
+                )
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
+                async with self.session().get(url, timeout=aiohttp.ClientTimeout(total=2)) as r:
+                    if r.status == 200:
+                        return
+            if self.clock.now() >= deadline:
+                raise StartFailed(
+                    f"{self._what(spec)} did not pass the ping health check within "
+                    f"ContainerStartupHealthCheckTimeoutInSeconds ({spec.startup_timeout_s:g} s). "
+                    f"See its log: {log_path}"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+
+    async def _monitor(self, copy: Copy, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        copy.exit_code = code
+        self._procs.pop(copy.copy_id, None)
+        if copy.state == CopyState.READY:
+            copy.state = CopyState.CRASHED
+            copy.failure_reason = f"exited with status {code}"
+            self._copies.pop(copy.copy_id, None)
+            log.warning("copy %s exited unexpectedly with status %s", copy.copy_id, code)
+            for callback in list(self._callbacks):
+                try:
+                    callback(copy)
+                except Exception:
+                    log.exception("exit callback failed for %s", copy.copy_id)
+
+    async def stop(self, copy: Copy, *, drain_timeout_s: float = 60.0) -> None:
+        if copy.state in (CopyState.STOPPED, CopyState.FAILED, CopyState.CRASHED):
+            self._copies.pop(copy.copy_id, None)
+            return
+        copy.state = CopyState.STOPPING
+        deadline = self.clock.now() + drain_timeout_s
+        while copy.inflight > 0 and self.clock.now() < deadline:
+            await asyncio.sleep(0.02)
+        await self._terminate(copy.copy_id)
+        copy.state = CopyState.STOPPED
+        self._copies.pop(copy.copy_id, None)
+
+    async def _terminate(self, copy_id: str) -> None:
+        proc = self._procs.get(copy_id)
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_GRACE_S)
+        except TimeoutError:
+            await self._kill(copy_id)
+
+    async def _kill(self, copy_id: str) -> None:
+        proc = self._procs.get(copy_id)
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 10)
+
+    async def load_adapter(self, copy: Copy, name: str, artifact: ModelData) -> None:
+        try:
+            adapter_dir = await asyncio.to_thread(
+                self.preparer.model_dir, artifact, timeout_s=3600.0, use_cache=True
+            )
+        except PrepareError as exc:
+            raise StartFailed(f"Adapter {name} could not be prepared: {exc}") from None
+        url = f"{copy.url}/adapters"
+        try:
+            async with self.session().post(
+                url, json={"name": name, "path": str(adapter_dir)}
+            ) as response:
+                if response.status >= 300:
+                    text = (await response.text())[:500]
+                    raise StartFailed(f"Adapter {name} failed to load: {text}")
+        except aiohttp.ClientError as exc:
+            raise StartFailed(f"Adapter {name} failed to load: {exc}") from None
+
+    async def unload_adapter(self, copy: Copy, name: str) -> None:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with self.session().delete(f"{copy.url}/adapters/{name}"):
+                pass
+
+    async def shutdown(self) -> None:
+        copies = list(self._copies.values())
+        await asyncio.gather(
+            *(self.stop(c, drain_timeout_s=10.0) for c in copies), return_exceptions=True
+        )
+        for copy_id in list(self._procs):
+            await self._kill(copy_id)
+        if self._session is not None:
+            await self._session.close()
+
+
+def _read_reason(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace").strip()[:_LOG_TAIL_BYTES]
+    except OSError:
+        return ""

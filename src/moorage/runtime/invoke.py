@@ -1,0 +1,337 @@
+"""InvokeEndpoint and InvokeEndpointWithResponseStream (SageMaker Runtime).
+
+``POST /endpoints/{name}/invocations`` and ``.../invocations-response-stream``
+on the server's one port. This is the hot path: the request is read with the
+6 MB cap, routed on the endpoint's current snapshot (variant by weight or by
+``X-Amzn-SageMaker-Target-Variant``, copy by the variant's routing strategy)
+and proxied to the copy's ``/invocations``. A copy that gives no answer at
+all (refused or dropped connection) is replaced by another copy once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from moorage.api.http import BodyTooLarge, ClientDisconnected, Receive, Scope, Send, read_body
+from moorage.api.service_models import SAGEMAKER_RUNTIME, operation_model
+from moorage.api.validate import validate
+from moorage.errors import ServiceError
+from moorage.fleet.base import Copy
+from moorage.runtime import errors
+from moorage.runtime.errors import RuntimeError_
+from moorage.runtime.router import Router
+from moorage.runtime.snapshot import EndpointRoute, VariantRoute
+from moorage.runtime.stream import stream_reply
+from moorage.runtime.upstream import CopyTimeout, CopyUnavailable, Reply, Upstream
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+INVOCATION_TIMEOUT_S = 60.0
+SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
+
+# Request headers passed through to the copy.
+_FORWARD = (
+    "content-type",
+    "accept",
+    "x-amzn-sagemaker-custom-attributes",
+    "x-amzn-sagemaker-inference-id",
+    "x-amzn-sagemaker-target-model",
+    "x-amzn-sagemaker-target-container-hostname",
+    "x-amzn-sagemaker-enable-explanations",
+    "x-amzn-sagemaker-session-id",
+)
+# Header → member of the runtime model's input shape, validated per request.
+_HEADER_MEMBERS = {
+    "content-type": "ContentType",
+    "accept": "Accept",
+    "x-amzn-sagemaker-accept": "Accept",
+    "x-amzn-sagemaker-custom-attributes": "CustomAttributes",
+    "x-amzn-sagemaker-target-model": "TargetModel",
+    "x-amzn-sagemaker-target-variant": "TargetVariant",
+    "x-amzn-sagemaker-target-container-hostname": "TargetContainerHostname",
+    "x-amzn-sagemaker-inference-id": "InferenceId",
+    "x-amzn-sagemaker-enable-explanations": "EnableExplanations",
+    "x-amzn-sagemaker-inference-component": "InferenceComponentName",
+}
+
+
+class InvocationObserver(Protocol):
+    """Told about every invocation (metrics); must be cheap and never raise."""
+
+    def invoked(
+        self,
+        endpoint: str,
+        variant: str,
+        config_name: str | None,
+        status: int,
+        model_latency_s: float,
+        overhead_s: float,
+    ) -> None: ...
+
+
+class NoObserver:
+    def invoked(
+        self,
+        endpoint: str,
+        variant: str,
+        config_name: str | None,
+        status: int,
+        model_latency_s: float,
+        overhead_s: float,
+    ) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Request:
+    endpoint: str
+    stream: bool
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Invoker:
+    def __init__(
+        self,
+        router: Router,
+        upstream: Upstream,
+        *,
+        account_id: str,
+        region: str,
+        observer: InvocationObserver | None = None,
+        timeout_s: float = INVOCATION_TIMEOUT_S,
+    ) -> None:
+        self.router = router
+        self.upstream = upstream
+        self.account_id = account_id
+        self.region = region
+        self.observer: InvocationObserver = observer or NoObserver()
+        self.timeout_s = timeout_s
+        self.rng = random.Random()
+        self._invoke_shape = operation_model(SAGEMAKER_RUNTIME, "InvokeEndpoint").input_shape
+        self._stream_shape = operation_model(
+            SAGEMAKER_RUNTIME, "InvokeEndpointWithResponseStream"
+        ).input_shape
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        try:
+            request = await self._parse(scope, receive)
+            if request is None:
+                return
+            route = self._route(request)
+            variant = self._variant(route, request)
+            if request.stream:
+                await self._stream(request, route, variant, send, started)
+            else:
+                await self._invoke(request, route, variant, send, started)
+        except RuntimeError_ as exc:
+            await _send_error(send, exc)
+        except ServiceError as exc:
+            await _send_error(send, errors.validation_error(exc.message))
+        except ClientDisconnected:
+            return
+        except Exception:
+            log.exception("invocation failed unexpectedly")
+            await _send_error(
+                send, RuntimeError_("InternalFailure", "An internal error occurred.", 500)
+            )
+
+    async def _parse(self, scope: Scope, receive: Receive) -> Request | None:
+        parts = scope["path"].split("/")
+        if (
+            scope["method"] != "POST"
+            or len(parts) != 4
+            or parts[3] not in ("invocations", "invocations-response-stream")
+        ):
+            raise RuntimeError_(
+                "UnknownOperationException", f"No route for {scope['method']} {scope['path']}.", 404
+            )
+        stream = parts[3] == "invocations-response-stream"
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw: dict[str, object] = {"EndpointName": parts[2]}
+        for header, member in _HEADER_MEMBERS.items():
+            value = headers.get(header)
+            if value is not None and not (stream and header == "accept"):
+                raw[member] = value
+        if stream and "accept" in raw:
+            del raw["accept"]
+        validate(self._stream_shape if stream else self._invoke_shape, raw)
+        try:
+            body = await read_body(receive, MAX_PAYLOAD_BYTES)
+        except BodyTooLarge:
+            raise errors.validation_error(
+                f"Request payload exceeds the maximum allowed size of {MAX_PAYLOAD_BYTES} bytes."
+            ) from None
+        return Request(parts[2], stream, headers, body)
+
+    def _route(self, request: Request) -> EndpointRoute:
+        route = self.router.get(request.endpoint)
+        if route is None:
+            raise errors.endpoint_not_found(request.endpoint, self.account_id)
+        if route.status not in SERVING_STATUSES:
+            raise errors.validation_error(
+                f"Endpoint {request.endpoint} of account {self.account_id} is not in service "
+                f"(its status is {route.status})."
+            )
+        return route
+
+    def _variant(self, route: EndpointRoute, request: Request) -> VariantRoute:
+        target = request.headers.get("x-amzn-sagemaker-target-variant")
+        if target is not None:
+            variant = route.by_variant.get(target)
+            if variant is None:
+                raise errors.validation_error(
+                    f"The variant {target} does not exist on endpoint {route.name}."
+                )
+            return variant
+        picked = route.pick_variant(self.rng)
+        if picked is None:
+            raise errors.service_unavailable(
+                f"Endpoint {route.name} has no instance ready to serve; try again shortly."
+            )
+        return picked
+
+    def _forward_headers(self, request: Request) -> dict[str, str]:
+        headers = {h: request.headers[h] for h in _FORWARD if h in request.headers}
+        if request.stream and "x-amzn-sagemaker-accept" in request.headers:
+            headers["accept"] = request.headers["x-amzn-sagemaker-accept"]
+        elif request.stream:
+            headers.pop("accept", None)
+        headers.setdefault("content-type", "application/octet-stream")
+        return headers
+
+    def log_stream_arn(self, route: EndpointRoute, copy: Copy) -> str:
+        return (
+            f"arn:aws:logs:{self.region}:{self.account_id}:log-group:/aws/sagemaker/Endpoints/"
+            f"{route.name}:log-stream:{copy.copy_id} (local log: {copy.log_path})"
+        )
+
+    def _pick(self, variant: VariantRoute, route: EndpointRoute, exclude: Copy | None) -> Copy:
+        copy = variant.pick_copy(self.rng, exclude)
+        if copy is None:
+            raise errors.service_unavailable(
+                f"Variant {variant.name} of endpoint {route.name} has no instance ready to serve."
+            )
+        return copy
+
+    async def _invoke(
+        self,
+        request: Request,
+        route: EndpointRoute,
+        variant: VariantRoute,
+        send: Send,
+        started: float,
+    ) -> None:
+        headers = self._forward_headers(request)
+        copy = self._pick(variant, route, None)
+        reply: Reply | None = None
+        upstream_started = time.perf_counter()
+        for attempt in range(2):
+            copy.inflight += 1
+            upstream_started = time.perf_counter()
+            try:
+                reply = await self.upstream.invoke(copy, request.body, headers, self.timeout_s)
+                break
+            except CopyUnavailable:
+                if attempt == 1:
+                    raise errors.service_unavailable(
+                        f"Variant {variant.name} of endpoint {route.name} could not be reached."
+                    ) from None
+                copy = self._pick(variant, route, copy)
+            except CopyTimeout:
+                self._observe(route, variant, copy, 424, upstream_started, started)
+                raise errors.model_timeout(variant.name, self.timeout_s) from None
+            finally:
+                copy.inflight -= 1
+        assert reply is not None
+        self._observe(route, variant, copy, reply.status, upstream_started, started)
+        if not 200 <= reply.status < 300:
+            raise errors.model_error(
+                variant=variant.name,
+                status=reply.status,
+                message=reply.body.decode("utf-8", "replace")[:2048],
+                log_stream_arn=self.log_stream_arn(route, copy),
+            )
+        out = [
+            (b"content-type", reply.headers.get("Content-Type", "application/json").encode()),
+            (b"content-length", str(len(reply.body)).encode()),
+            (b"x-amzn-invoked-production-variant", variant.name.encode()),
+        ]
+        custom = reply.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        if custom is not None:
+            out.append((b"x-amzn-sagemaker-custom-attributes", custom.encode("latin-1")))
+        await send({"type": "http.response.start", "status": 200, "headers": out})
+        await send({"type": "http.response.body", "body": reply.body})
+
+    def _observe(
+        self,
+        route: EndpointRoute,
+        variant: VariantRoute,
+        copy: Copy,
+        status: int,
+        upstream_started: float,
+        started: float,
+    ) -> None:
+        now = time.perf_counter()
+        model = now - upstream_started
+        config = _config_of(variant, copy)
+        try:
+            self.observer.invoked(
+                route.name, variant.name, config, status, model, max(0.0, now - started - model)
+            )
+        except Exception:
+            log.exception("invocation observer failed")
+
+    async def _stream(
+        self,
+        request: Request,
+        route: EndpointRoute,
+        variant: VariantRoute,
+        send: Send,
+        started: float,
+    ) -> None:
+        headers = self._forward_headers(request)
+        copy = self._pick(variant, route, None)
+        for attempt in range(2):
+            try:
+                status = await stream_reply(
+                    self, request, route, variant, copy, headers, send, started
+                )
+                return
+            except CopyUnavailable:
+                if attempt == 1:
+                    raise errors.service_unavailable(
+                        f"Variant {variant.name} of endpoint {route.name} could not be reached."
+                    ) from None
+                copy = self._pick(variant, route, copy)
+        del status
+
+
+def _config_of(variant: VariantRoute, copy: Copy) -> str | None:
+    for group in variant.groups:
+        if copy in group.copies:
+            return group.config_name
+    return None
+
+
+async def _send_error(send: Send, exc: RuntimeError_) -> None:
+    body = exc.body()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-amzn-errortype", exc.code.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,103 @@
+"""Immutable routing snapshots: endpoint → variant → group → copies.
+
+A *group* is the set of instances of one variant built from one endpoint
+config (during a blue/green update a variant has a blue and a green group);
+``share`` is the fraction of the variant's traffic the group receives.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from moorage.domain.endpoint_config import Routing
+from moorage.fleet.base import Copy
+
+
+@dataclass(frozen=True)
+class GroupRoute:
+    config_name: str
+    share: float
+    copies: tuple[Copy, ...]
+
+
+@dataclass(frozen=True)
+class VariantRoute:
+    name: str
+    weight: float
+    routing: Routing
+    groups: tuple[GroupRoute, ...]
+
+    @property
+    def serving(self) -> bool:
+        return any(g.copies and g.share > 0 for g in self.groups)
+
+    def pick_group(self, rng: random.Random) -> GroupRoute | None:
+        live = [g for g in self.groups if g.copies and g.share > 0]
+        if not live:
+            return None
+        if len(live) == 1:
+            return live[0]
+        total = sum(g.share for g in live)
+        point = rng.random() * total
+        for group in live:
+            point -= group.share
+            if point < 0:
+                return group
+        return live[-1]
+
+    def pick_copy(self, rng: random.Random, exclude: Copy | None = None) -> Copy | None:
+        group = self.pick_group(rng)
+        if group is None:
+            return None
+        return pick_copy(group.copies, self.routing, rng, exclude)
+
+
+def pick_copy(
+    copies: tuple[Copy, ...], routing: Routing, rng: random.Random, exclude: Copy | None = None
+) -> Copy | None:
+    candidates = copies if exclude is None else tuple(c for c in copies if c is not exclude)
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return candidates[0]
+    if routing is Routing.RANDOM:
+        return candidates[rng.randrange(len(candidates))]
+    # Least outstanding requests; start at a random offset so ties spread.
+    start = rng.randrange(len(candidates))
+    best = candidates[start]
+    for i in range(1, len(candidates)):
+        copy = candidates[(start + i) % len(candidates)]
+        if copy.inflight < best.inflight:
+            best = copy
+    return best
+
+
+@dataclass(frozen=True)
+class EndpointRoute:
+    name: str
+    status: str
+    variants: tuple[VariantRoute, ...]
+    component_based: bool = False
+    by_variant: Mapping[str, VariantRoute] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, name: str, status: str, variants: tuple[VariantRoute, ...], *, component_based: bool
+    ) -> EndpointRoute:
+        return cls(name, status, variants, component_based, {v.name: v for v in variants})
+
+    def pick_variant(self, rng: random.Random) -> VariantRoute | None:
+        live = [v for v in self.variants if v.weight > 0 and v.serving]
+        if not live:
+            return None
+        if len(live) == 1:
+            return live[0]
+        total = sum(v.weight for v in live)
+        point = rng.random() * total
+        for variant in live:
+            point -= variant.weight
+            if point < 0:
+                return variant
+        return live[-1]

@@ -1,0 +1,98 @@
+"""InvokeEndpointWithResponseStream: copy chunks → event-stream PayloadParts.
+
+The copy streams its answer with chunked transfer encoding; each chunk is
+forwarded at once as a ``PayloadPart`` event. If the copy answers non-2xx
+before streaming, the caller gets a ``ModelError`` like InvokeEndpoint; if
+the stream breaks midway, a ``ModelStreamError`` event ends it (the HTTP
+status is already 200 by then, as with SageMaker).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from moorage.api.eventstream import model_stream_error_event, payload_part_event
+from moorage.api.http import Send
+from moorage.fleet.base import Copy
+from moorage.runtime import errors
+from moorage.runtime.snapshot import EndpointRoute, VariantRoute
+from moorage.runtime.upstream import CopyTimeout
+
+if TYPE_CHECKING:
+    from moorage.runtime.invoke import Invoker, Request
+
+
+async def stream_reply(
+    invoker: Invoker,
+    request: Request,
+    route: EndpointRoute,
+    variant: VariantRoute,
+    copy: Copy,
+    headers: Mapping[str, str],
+    send: Send,
+    started: float,
+) -> int:
+    copy.inflight += 1
+    upstream_started = time.perf_counter()
+    try:
+        try:
+            async with invoker.upstream.stream(
+                copy, request.body, headers, invoker.timeout_s
+            ) as response:
+                if not 200 <= response.status < 300:
+                    text = (await response.read()).decode("utf-8", "replace")[:2048]
+                    invoker._observe(
+                        route, variant, copy, response.status, upstream_started, started
+                    )
+                    raise errors.model_error(
+                        variant=variant.name,
+                        status=response.status,
+                        message=text,
+                        log_stream_arn=invoker.log_stream_arn(route, copy),
+                    )
+                out = [
+                    (b"content-type", b"application/vnd.amazon.eventstream"),
+                    (b"x-amzn-invoked-production-variant", variant.name.encode()),
+                    (
+                        b"x-amzn-sagemaker-content-type",
+                        response.headers.get("Content-Type", "application/octet-stream").encode(),
+                    ),
+                ]
+                custom = response.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+                if custom is not None:
+                    out.append((b"x-amzn-sagemaker-custom-attributes", custom.encode("latin-1")))
+                await send({"type": "http.response.start", "status": 200, "headers": out})
+                try:
+                    async for chunk in response.content.iter_any():
+                        if chunk:
+                            await send(
+                                {
+                                    "type": "http.response.body",
+                                    "body": payload_part_event(chunk),
+                                    "more_body": True,
+                                }
+                            )
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": model_stream_error_event(
+                                f"The model stream of variant {variant.name} ended "
+                                f"unexpectedly: {exc or type(exc).__name__}",
+                                "ModelStreamError",
+                            ),
+                            "more_body": True,
+                        }
+                    )
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                invoker._observe(route, variant, copy, 200, upstream_started, started)
+                return 200
+        except CopyTimeout:
+            invoker._observe(route, variant, copy, 424, upstream_started, started)
+            raise errors.model_timeout(variant.name, invoker.timeout_s) from None
+    finally:
+        copy.inflight -= 1
