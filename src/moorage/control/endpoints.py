@@ -37,11 +37,12 @@ LISTING: Listing[Endpoint] = Listing(
     default_sort="CreationTime",
 )
 
-# DeleteEndpoint is refused while a change is being carried out.
+# DeleteEndpoint is refused while a change is being carried out. (SystemUpdating,
+# the recovery after a restart, may be cut short by a delete: an endpoint whose
+# model data vanished would otherwise be stuck.)
 _IN_PROGRESS = frozenset(
     {
         EndpointStatus.UPDATING,
-        EndpointStatus.SYSTEM_UPDATING,
         EndpointStatus.ROLLING_BACK,
         EndpointStatus.DELETING,
     }

@@ -105,12 +105,20 @@ class Reconciler:
                 await asyncio.wait_for(self._wake.wait(), TICK_S)
 
     def _reset_observed(self) -> None:
-        """After a restart nothing runs: observed counts start from zero."""
+        """After a restart nothing runs: observed counts start from zero.
+
+        An endpoint that was ``InService`` is ``SystemUpdating`` until every
+        instance is healthy again, so callers can tell it is not yet serving
+        at full capacity (``endpoint_in_service`` waits for it).
+        """
         for record in self.store.list_records(KIND):
             endpoint = endpoint_from_record(record)
-            if endpoint.observed:
-                cleared = {k: ObservedVariant() for k in endpoint.observed}
-                self.store.put(endpoint.with_changes(observed=cleared).to_record())
+            cleared = {k: ObservedVariant() for k in endpoint.observed}
+            restored = endpoint.with_changes(observed=cleared)
+            if endpoint.status is EndpointStatus.IN_SERVICE:
+                restored = restored.with_changes(status=EndpointStatus.SYSTEM_UPDATING)
+            if restored.to_doc() != endpoint.to_doc():
+                self.store.put(restored.to_record())
 
     def reconcile_all(self) -> None:
         names = {r.key: r.name for r in self.store.list_records(KIND)}
@@ -157,6 +165,10 @@ class Reconciler:
                 self._start(endpoint, group, config, slot, slots)
         if endpoint.status is EndpointStatus.CREATING:
             endpoint = self._creation_outcome(endpoint, slots, configs, wanted)
+        elif endpoint.status is EndpointStatus.SYSTEM_UPDATING and self._all_ready(
+            slots, configs, wanted
+        ):
+            endpoint = endpoint.with_changes(status=EndpointStatus.IN_SERVICE)
         self._publish(endpoint, slots, configs)
         self._save(endpoint, self._observe(endpoint, slots, configs))
 
@@ -181,13 +193,23 @@ class Reconciler:
             return endpoint.with_changes(
                 status=EndpointStatus.FAILED, failure_reason=reason, modified=self.clock.now()
             )
+        if not self._all_ready(slots, configs, wanted):
+            return endpoint
+        return endpoint.with_changes(status=EndpointStatus.IN_SERVICE, modified=self.clock.now())
+
+    @staticmethod
+    def _all_ready(
+        slots: EndpointSlots,
+        configs: dict[str, EndpointConfig],
+        wanted: dict[tuple[str, int], Group],
+    ) -> bool:
         for key, group in wanted.items():
             config = configs.get(group.config_name)
             if config is not None and config.component_based:
                 continue
             if not slots.slots[key].ready:
-                return endpoint
-        return endpoint.with_changes(status=EndpointStatus.IN_SERVICE, modified=self.clock.now())
+                return False
+        return True
 
     # -- starting and stopping copies -------------------------------------
 

@@ -160,15 +160,14 @@ class Invoker:
             value = headers.get(header)
             if value is not None and not (stream and header == "accept"):
                 raw[member] = value
-        if stream and "accept" in raw:
-            del raw["accept"]
-        validate(self._stream_shape if stream else self._invoke_shape, raw)
         try:
             body = await read_body(receive, MAX_PAYLOAD_BYTES)
         except BodyTooLarge:
             raise errors.validation_error(
                 f"Request payload exceeds the maximum allowed size of {MAX_PAYLOAD_BYTES} bytes."
             ) from None
+        raw["Body"] = body
+        validate(self._stream_shape if stream else self._invoke_shape, raw)
         return Request(parts[2], stream, headers, body)
 
     def _route(self, request: Request) -> EndpointRoute:
@@ -204,7 +203,6 @@ class Invoker:
             headers["accept"] = request.headers["x-amzn-sagemaker-accept"]
         elif request.stream:
             headers.pop("accept", None)
-        headers.setdefault("content-type", "application/octet-stream")
         return headers
 
     def log_stream_arn(self, route: EndpointRoute, copy: Copy) -> str:

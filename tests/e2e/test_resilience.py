@@ -1,0 +1,127 @@
+"""Crashes and restarts: a killed copy costs no request; a restart brings endpoints back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from support.endpoints import delete, deploy, wait_in_service
+from support.names import unique
+from support.server import MoorageServer, running
+
+
+def _pid(runtime: Any, name: str) -> int:
+    answer = runtime.invoke_endpoint(
+        EndpointName=name, ContentType="application/json", Body='{"op": "echo"}'
+    )
+    pid: int = json.loads(answer["Body"].read())["pid"]
+    return pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_dead(pids: set[int], timeout: float = 15.0) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    return {p for p in pids if _alive(p)}
+
+
+def test_kill_9_of_one_copy_fails_no_request_and_the_copy_is_replaced(
+    esm: Any, runtime: Any, toolbox_url: str
+) -> None:
+    name = unique("kill9")
+    deploy(esm, name, toolbox_url, count=2)
+    before = {_pid(runtime, name) for _ in range(40)}
+    assert len(before) == 2
+
+    failures: list[str] = []
+    served = 0
+    stop = threading.Event()
+
+    def load() -> None:
+        nonlocal served
+        while not stop.is_set():
+            try:
+                runtime.invoke_endpoint(
+                    EndpointName=name,
+                    ContentType="application/json",
+                    Body='{"op": "sleep", "seconds": 0.01}',
+                )
+                served += 1
+            except Exception as exc:
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    try:
+        deadline = time.monotonic() + 60
+        replaced: set[int] = set()
+        while time.monotonic() < deadline:
+            replaced = {_pid(runtime, name) for _ in range(20)}
+            if len(replaced) == 2 and victim not in replaced:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert served > 0
+    assert len(replaced) == 2 and victim not in replaced
+    summary = esm.describe_endpoint(EndpointName=name)
+    assert summary["EndpointStatus"] == "InService"
+    assert summary["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    delete(esm, name)
+
+
+def test_restart_brings_endpoints_back_and_leaves_no_process(
+    tmp_path: Path, toolbox_url: str
+) -> None:
+    data = tmp_path / "data"
+    with running(data) as first:
+        sm, runtime = first.sagemaker, first.client("sagemaker-runtime")
+        deploy(sm, "survivor", toolbox_url, count=2)
+        pids = {_pid(runtime, "survivor") for _ in range(30)}
+        assert len(pids) == 2
+        assert first.stop() == 0
+    assert _wait_dead(pids) == set()
+
+    with running(data) as second:
+        sm, runtime = second.sagemaker, second.client("sagemaker-runtime")
+        wait_in_service(sm, "survivor")
+        again = {_pid(runtime, "survivor") for _ in range(30)}
+        assert len(again) == 2 and not again & pids
+        second.kill9()
+    assert _wait_dead(again) == set(), "model servers outlived a SIGKILLed server"
+
+
+def test_each_copy_keeps_its_output_in_the_data_dir(
+    serving: MoorageServer, esm: Any, toolbox_url: str
+) -> None:
+    name = unique("logs")
+    deploy(esm, name, toolbox_url)
+    logs = list((serving.data_dir / "logs" / name).glob("*.log"))
+    assert logs
+    assert any("listening on" in p.read_text() for p in logs)
+    delete(esm, name)
