@@ -1,5 +1,6 @@
 # The two set-up commands of the README:
-#   make serve   installs moorage into .venv and runs the server
+#   make serve   installs moorage into .venv and runs the server with the example
+#                iris model deployed as endpoint "iris"
 #   make test    installs the development tools and runs every check
 PYTHON ?= python3
 VENV := .venv
@@ -16,8 +17,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-serve: $(STAMP)
-	$(BIN)/moorage serve $(SERVE_ARGS)
+EXAMPLE := examples/sklearn/build/model.tar.gz
+
+$(EXAMPLE): $(STAMP) examples/sklearn/build.py examples/sklearn/code/inference.py
+	$(BIN)/python examples/sklearn/build.py
+
+serve: $(STAMP) $(EXAMPLE)
+	$(BIN)/moorage serve --deploy iris=$(EXAMPLE) $(SERVE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
