@@ -20,6 +20,7 @@ from moorage.arns import Partition
 from moorage.clock import Clock, SystemClock
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
+from moorage.deploy.driver import RolloutDriver
 from moorage.deploy.reconciler import Reconciler
 from moorage.fleet.artifact_preparer import ArtifactPreparer
 from moorage.fleet.images import ImageMap
@@ -52,6 +53,8 @@ class Moorage:
         self.router = Router()
         self.upstream = Upstream()
         self.reconciler = Reconciler(self.store, self.fleet, self.router, clock)
+        self.rollouts = RolloutDriver(clock, schedule=self.reconciler.wake_at)
+        self.reconciler.add_hook(self.rollouts.hook)
         self.ctx = ControlContext(
             self.store,
             clock,

@@ -95,6 +95,28 @@ BASELINES: dict[str, dict[str, Any]] = {
         },
         "Tags": TAGS,
     },
+    "UpdateEndpoint": {
+        "EndpointName": "e",
+        "EndpointConfigName": "c",
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DesiredWeight"}],
+        "DeploymentConfig": {
+            "RollingUpdatePolicy": {
+                "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                "WaitIntervalInSeconds": 0,
+                "MaximumExecutionTimeoutInSeconds": 600,
+                "RollbackMaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+            },
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "alarm"}]},
+        },
+        "RetainDeploymentConfig": False,
+    },
+    "UpdateEndpointWeightsAndCapacities": {
+        "EndpointName": "e",
+        "DesiredWeightsAndCapacities": [
+            {"VariantName": "AllTraffic", "DesiredWeight": 1.0, "DesiredInstanceCount": 1}
+        ],
+    },
     "DescribeEndpoint": {"EndpointName": "e"},
     "DeleteEndpoint": {"EndpointName": "e"},
     "ListEndpoints": {**LIST, "StatusEquals": "InService", "LastModifiedTimeBefore": 1.0},

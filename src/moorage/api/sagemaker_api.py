@@ -29,6 +29,10 @@ def sagemaker_handlers(plane: ControlPlane) -> dict[str, Handler]:
         "DescribeEndpoint": endpoints.describe_endpoint,
         "DeleteEndpoint": endpoints.delete_endpoint,
         "ListEndpoints": endpoints.list_endpoints,
+        "UpdateEndpoint": plane.endpoint_updates.update_endpoint,
+        "UpdateEndpointWeightsAndCapacities": (
+            plane.endpoint_updates.update_endpoint_weights_and_capacities
+        ),
         "AddTags": tags.add_tags,
         "ListTags": tags.list_tags,
         "DeleteTags": tags.delete_tags,

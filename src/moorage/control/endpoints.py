@@ -11,6 +11,7 @@ from typing import Any
 
 from moorage.control.context import ControlContext
 from moorage.control.paging import Listing, in_time_window, page
+from moorage.control.pending import pending_summary
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain import endpoint_config as config_domain
 from moorage.domain import model as model_domain
@@ -81,6 +82,7 @@ def initial_state(
         groups=tuple(groups),
         next_group=len(groups) + 1,
         deployment_config=deployment_config,
+        last_deployment_config=deployment_config,
     )
 
 
@@ -122,6 +124,7 @@ def describe_wire(endpoint: Endpoint, config: EndpointConfig | None) -> dict[str
         "CreationTime": endpoint.created,
         "LastModifiedTime": endpoint.modified,
         "LastDeploymentConfig": endpoint.last_deployment_config,
+        "PendingDeploymentSummary": pending_summary(endpoint),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from moorage.control.context import ControlContext
 from moorage.control.endpoint_configs import EndpointConfigsService
+from moorage.control.endpoint_updates import EndpointUpdatesService
 from moorage.control.endpoints import EndpointsService
 from moorage.control.models import ModelsService
 from moorage.control.tags import TagsService
@@ -15,4 +16,5 @@ class ControlPlane:
         self.models = ModelsService(ctx)
         self.endpoint_configs = EndpointConfigsService(ctx)
         self.endpoints = EndpointsService(ctx)
+        self.endpoint_updates = EndpointUpdatesService(ctx, self.endpoints)
         self.tags = TagsService(ctx)

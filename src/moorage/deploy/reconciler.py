@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from moorage.clock import Clock
 from moorage.deploy.slots import STABLE_AFTER_S, EndpointSlots, Slot
@@ -51,6 +52,15 @@ _RUNNING = frozenset(
 )
 
 
+class FleetView(Protocol):
+    def ready(self, group_id: str, target: int) -> int: ...
+
+    def failure(self, group_id: str, target: int) -> str | None: ...
+
+
+Hook = Callable[[Endpoint, FleetView], Endpoint]
+
+
 class ConfigProblem(Exception):
     """The endpoint's config or model can no longer be used (deleted, unsupported)."""
 
@@ -64,7 +74,8 @@ class Reconciler:
         self.endpoints: dict[str, EndpointSlots] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._hooks: list[Callable[[Endpoint], Endpoint]] = []
+        self._hooks: list[Hook] = []
+        self._wake_at: float | None = None
         fleet.on_exit(self._copy_exited)
 
     # -- loop -------------------------------------------------------------
@@ -72,12 +83,18 @@ class Reconciler:
     def poke(self, name: str = "") -> None:
         self._wake.set()
 
-    def add_hook(self, hook: Callable[[Endpoint], Endpoint]) -> None:
+    def add_hook(self, hook: Hook) -> None:
         """Run ``hook`` on every endpoint each pass, before slots are matched.
 
-        Rollouts use this to advance their state machines.
+        Rollouts use this to advance their state machines. What a hook
+        returns is persisted before any process is started or stopped.
         """
         self._hooks.append(hook)
+
+    def wake_at(self, at: float) -> None:
+        """Make sure a pass runs at ``at`` (clock time), even if nothing pokes."""
+        if self._wake_at is None or at < self._wake_at:
+            self._wake_at = at
 
     async def start(self) -> None:
         self._reset_observed()
@@ -101,8 +118,12 @@ class Reconciler:
                 self.reconcile_all()
             except Exception:
                 log.exception("reconcile pass failed; retrying")
+            timeout = TICK_S
+            if self._wake_at is not None:
+                timeout = max(0.0, min(TICK_S, self._wake_at - self.clock.now()))
+                self._wake_at = None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _reset_observed(self) -> None:
         """After a restart nothing runs: observed counts start from zero.
@@ -138,10 +159,15 @@ class Reconciler:
         if record is None:
             self._teardown(name.lower())
             return
-        endpoint = endpoint_from_record(record)
-        for hook in self._hooks:
-            endpoint = hook(endpoint)
+        stored = endpoint_from_record(record)
         slots = self.endpoints.setdefault(name.lower(), EndpointSlots())
+        endpoint = stored
+        for hook in self._hooks:
+            endpoint = hook(endpoint, slots)
+        if endpoint.to_doc() != stored.to_doc() or endpoint.modified != stored.modified:
+            # Persist what the hooks decided before acting on it, and look again soon.
+            self.store.put(endpoint.to_record())
+            self.poke()
         if endpoint.status is EndpointStatus.DELETING:
             self._delete(endpoint, slots)
             return
@@ -272,6 +298,7 @@ class Reconciler:
             if slots.slots.get(slot.key) is slot:
                 slot.copy = copy
                 slot.last_error = None
+                slot.start_failure = None
             else:
                 self._stop_copy(slots, copy)
         finally:
@@ -280,6 +307,7 @@ class Reconciler:
 
     def _failed(self, name: str, slot: Slot, slots: EndpointSlots, reason: str) -> None:
         slot.last_error = reason
+        slot.start_failure = reason
         slot.backoff(self.clock.now())
         record = self.store.get(KIND, name)
         if record is not None and record.doc.get("status") == EndpointStatus.CREATING.value:

@@ -30,6 +30,8 @@ class Slot:
     restarts: int = 0
     retry_at: float = 0.0
     last_error: str | None = None
+    # Why the last attempt to start a copy here failed (cleared by a successful start).
+    start_failure: str | None = None
 
     @property
     def key(self) -> SlotKey:
@@ -54,6 +56,20 @@ class EndpointSlots:
     stopping: set[asyncio.Task[None]] = field(default_factory=set)
     fatal: str | None = None
     route_signature: object = None
+
+    def ready(self, group_id: str, target: int) -> int:
+        return sum(
+            1
+            for index in range(target)
+            if (slot := self.slots.get((group_id, index))) is not None and slot.ready
+        )
+
+    def failure(self, group_id: str, target: int) -> str | None:
+        for index in range(target):
+            slot = self.slots.get((group_id, index))
+            if slot is not None and slot.start_failure is not None:
+                return slot.start_failure
+        return None
 
     def busy(self) -> bool:
         return bool(self.stopping) or any(

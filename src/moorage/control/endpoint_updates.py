@@ -1,0 +1,108 @@
+"""UpdateEndpoint and UpdateEndpointWeightsAndCapacities.
+
+Both validate, plan the whole rollout (:mod:`moorage.deploy.planning`),
+store it on the endpoint with status ``Updating`` and return; the reconciler
+and the rollout driver carry it out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moorage.control.context import ControlContext
+from moorage.control.endpoints import EndpointsService
+from moorage.deploy.planning import plan_capacities, plan_update
+from moorage.deploy.policy import PolicyError
+from moorage.domain.endpoint import Endpoint, EndpointStatus
+from moorage.errors import ValidationError
+
+
+class EndpointUpdatesService:
+    def __init__(self, ctx: ControlContext, endpoints: EndpointsService) -> None:
+        self.ctx = ctx
+        self.endpoints = endpoints
+
+    def _updatable(self, name: str) -> Endpoint:
+        endpoint = self.endpoints.get(name)
+        if endpoint.status is EndpointStatus.FAILED:
+            raise ValidationError(
+                f'Cannot update endpoint "{endpoint.arn}" because it is in Failed state; '
+                "delete it and create it again."
+            )
+        if endpoint.status is not EndpointStatus.IN_SERVICE:
+            raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        return endpoint
+
+    def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        endpoint = self._updatable(params["EndpointName"])
+        config = self.endpoints.config(params["EndpointConfigName"])
+        self.endpoints.check_models(config)
+        retain_all = bool(params.get("RetainAllVariantProperties", False))
+        exclude = [
+            str(p["VariantPropertyType"])
+            for p in params.get("ExcludeRetainedVariantProperties", [])
+        ]
+        if exclude and not retain_all:
+            raise ValidationError(
+                "ExcludeRetainedVariantProperties may only be specified when "
+                "RetainAllVariantProperties is true."
+            )
+        if params.get("RetainDeploymentConfig") and params.get("DeploymentConfig"):
+            raise ValidationError(
+                "DeploymentConfig may not be specified when RetainDeploymentConfig is true."
+            )
+        deployment_config = (
+            endpoint.last_deployment_config
+            if params.get("RetainDeploymentConfig")
+            else params.get("DeploymentConfig")
+        )
+        if endpoint.groups and config.component_based != self._component_based(endpoint):
+            raise ValidationError(
+                "An endpoint cannot be updated between an endpoint configuration with models "
+                "and one for inference components."
+            )
+        try:
+            plan = plan_update(
+                endpoint,
+                config,
+                deployment_config=deployment_config,
+                retain_all=retain_all,
+                exclude=exclude,
+                now=self.ctx.now(),
+            )
+        except PolicyError as exc:
+            raise ValidationError(str(exc)) from None
+        updated = endpoint.with_changes(
+            status=EndpointStatus.UPDATING,
+            failure_reason=None,
+            deployment=plan.deployment.to_doc(),
+            next_group=plan.next_group,
+            modified=self.ctx.now(),
+        )
+        self.ctx.store.put(updated.to_record())
+        self.ctx.notify(endpoint.name)
+        return {"EndpointArn": endpoint.arn}
+
+    def update_endpoint_weights_and_capacities(self, params: dict[str, Any]) -> dict[str, Any]:
+        endpoint = self._updatable(params["EndpointName"])
+        try:
+            deployment = plan_capacities(
+                endpoint, params["DesiredWeightsAndCapacities"], now=self.ctx.now()
+            )
+        except PolicyError as exc:
+            raise ValidationError(str(exc)) from None
+        updated = endpoint.with_changes(
+            status=EndpointStatus.UPDATING,
+            failure_reason=None,
+            deployment=deployment.to_doc(),
+            modified=self.ctx.now(),
+        )
+        self.ctx.store.put(updated.to_record())
+        self.ctx.notify(endpoint.name)
+        return {"EndpointArn": endpoint.arn}
+
+    def _component_based(self, endpoint: Endpoint) -> bool:
+        try:
+            return self.endpoints.config(endpoint.config_name).component_based
+        except ValidationError:
+            return False

@@ -1,0 +1,53 @@
+"""DescribeEndpoint's PendingDeploymentSummary, read from the deployment in progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moorage.deploy.deployment import Deployment
+from moorage.deploy.rollout import Phase
+from moorage.domain.endpoint import Endpoint
+
+
+def variant_status(deployment: Deployment) -> tuple[str, str, float]:
+    """(VariantStatus, StatusMessage, StartTime) of the step under way."""
+    rollout = deployment.rollout
+    step = rollout.current
+    if rollout.phase is Phase.WAITING and step.monitor:
+        status = "Baking"
+    elif rollout.phase is Phase.WAITING:
+        status = "ActivatingTraffic" if step.switch else step.status
+    else:
+        status = step.status
+    prefix = "Rolling back: " if rollout.rolling_back else ""
+    return status, f"{prefix}{step.name}", rollout.since
+
+
+def pending_summary(endpoint: Endpoint) -> dict[str, Any] | None:
+    if endpoint.deployment is None:
+        return None
+    deployment = Deployment.from_doc(endpoint.deployment)
+    if deployment.rollout.kind != "update":
+        return None
+    status, message, since = variant_status(deployment)
+    layouts = deployment.rollout.current.layouts
+    variants = []
+    for variant in deployment.new_variants:
+        layout = layouts.get(variant.name)
+        ids = deployment.fleets.get(variant.name)
+        variants.append(
+            {
+                "VariantName": variant.name,
+                "CurrentWeight": variant.weight * (layout.green_share if layout else 0.0),
+                "DesiredWeight": variant.desired_weight,
+                "CurrentInstanceCount": layout.green_active if layout else 0,
+                "DesiredInstanceCount": variant.desired_count,
+                "InstanceType": ids.green_type if ids and ids.green_type != "serverless" else None,
+                "VariantStatus": [{"Status": status, "StatusMessage": message, "StartTime": since}],
+            }
+        )
+    return {
+        "EndpointConfigName": deployment.new_config,
+        "ProductionVariants": variants,
+        "StartTime": deployment.rollout.started,
+    }

@@ -1,0 +1,178 @@
+"""Planning an endpoint update: from (endpoint, new config, request) to a Deployment.
+
+Pure apart from reading what it is given. Used by UpdateEndpoint, by
+UpdateEndpointWeightsAndCapacities and by ``moorage plan`` (which prints the
+steps without storing anything). Errors are :class:`PolicyError` with a
+message naming the broken rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from moorage.deploy import rollout as rollout_machine
+from moorage.deploy.deployment import Deployment, FleetIds
+from moorage.deploy.policy import (
+    DEFAULT_MAX_EXECUTION_S,
+    Policy,
+    PolicyError,
+    Rolling,
+    check_policy,
+    parse_policy,
+)
+from moorage.deploy.timeline import Fleet, Step, capacity_steps, plan_steps, total_wait_s
+from moorage.domain.endpoint import Endpoint, VariantState
+from moorage.domain.endpoint_config import EndpointConfig
+
+RETAINABLE = ("DesiredInstanceCount", "DesiredWeight")
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    policy: Policy
+    steps: list[Step]
+    deployment: Deployment
+    next_group: int
+
+
+def _current_counts(endpoint: Endpoint) -> dict[str, tuple[str, int, str]]:
+    """variant → (group id, instance count, instance type) of its one serving group."""
+    counts: dict[str, tuple[str, int, str]] = {}
+    for group in endpoint.groups:
+        counts[group.variant] = (group.id, group.target, group.instance_type)
+    return counts
+
+
+def plan_update(
+    endpoint: Endpoint,
+    config: EndpointConfig,
+    *,
+    deployment_config: Mapping[str, Any] | None,
+    retain_all: bool = False,
+    exclude: Sequence[str] = (),
+    now: float,
+) -> UpdatePlan:
+    policy = parse_policy(deployment_config)
+    current = _current_counts(endpoint)
+    new_variants: list[VariantState] = []
+    fleets: dict[str, Fleet] = {}
+    ids: dict[str, FleetIds] = {}
+    next_group = endpoint.next_group
+    for spec in config.variants:
+        count = spec.initial_instance_count
+        weight = spec.initial_weight
+        old = endpoint.variant(spec.name)
+        if retain_all and old is not None:
+            if "DesiredInstanceCount" not in exclude:
+                count = old.desired_count
+            if "DesiredWeight" not in exclude:
+                weight = old.desired_weight
+        new_variants.append(VariantState(spec.name, weight, weight, count))
+        blue = current.get(spec.name)
+        fleets[spec.name] = Fleet(blue[1] if blue else 0, count)
+        ids[spec.name] = FleetIds(
+            blue[0] if blue else None,
+            f"g{next_group}",
+            blue[2] if blue else "",
+            spec.instance_type or "serverless",
+        )
+        next_group += 1
+    for variant, (group_id, count, instance_type) in current.items():
+        if variant not in fleets:
+            fleets[variant] = Fleet(count, 0)
+            ids[variant] = FleetIds(group_id, None, instance_type, "")
+    same_variants = {v.name for v in endpoint.variants} == {v.name for v in config.variants}
+    steps = plan_steps(policy, fleets)
+    check_policy(
+        policy,
+        {v.name: v.desired_count for v in new_variants},
+        same_variants=same_variants,
+        explicit=bool(
+            deployment_config
+            and (
+                deployment_config.get("BlueGreenUpdatePolicy")
+                or deployment_config.get("RollingUpdatePolicy")
+                or deployment_config.get("AutoRollbackConfiguration")
+            )
+        ),
+        total_wait_s=total_wait_s(steps),
+    )
+    update = policy.update
+    rollback_batch = update.rollback_batch if isinstance(update, Rolling) else None
+    state = rollout_machine.start(
+        kind="update",
+        steps=steps,
+        blue_counts={v: f.blue for v, f in fleets.items()},
+        rollback_batch=rollback_batch,
+        alarms=policy.alarms,
+        now=now,
+        max_execution_s=float(update.max_execution_s),
+    )
+    deployment = Deployment(
+        rollout=state,
+        old_config=endpoint.config_name,
+        new_config=config.name,
+        fleets=ids,
+        old_variants=endpoint.variants,
+        new_variants=tuple(new_variants),
+        deployment_config=deployment_config,
+    )
+    return UpdatePlan(policy, steps, deployment, next_group)
+
+
+def plan_capacities(
+    endpoint: Endpoint, desired: Sequence[Mapping[str, Any]], *, now: float
+) -> Deployment:
+    """UpdateEndpointWeightsAndCapacities as a small rollout over the serving groups."""
+    wanted: dict[str, Mapping[str, Any]] = {}
+    for item in desired:
+        name = str(item["VariantName"])
+        if name in wanted:
+            raise PolicyError(f'The variant name "{name}" appears more than once.')
+        wanted[name] = item
+    known = {v.name for v in endpoint.variants}
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        raise PolicyError(
+            "The variant name(s) "
+            + ", ".join(f'"{n}"' for n in unknown)
+            + f' is/are not present in the endpoint "{endpoint.arn}".'
+        )
+    for name, item in wanted.items():
+        if item.get("DesiredWeight") is None and item.get("DesiredInstanceCount") is None:
+            raise PolicyError(
+                f'Variant "{name}" must specify DesiredWeight or DesiredInstanceCount.'
+            )
+    current = _current_counts(endpoint)
+    changes: dict[str, tuple[int, int]] = {}
+    variants: list[VariantState] = []
+    ids: dict[str, FleetIds] = {}
+    for variant in endpoint.variants:
+        item = wanted.get(variant.name, {})
+        group_id, count, instance_type = current[variant.name]
+        desired_count = int(item.get("DesiredInstanceCount", variant.desired_count))
+        weight = float(item.get("DesiredWeight", variant.desired_weight))
+        changes[variant.name] = (count, desired_count)
+        variants.append(VariantState(variant.name, weight, weight, desired_count))
+        ids[variant.name] = FleetIds(group_id, None, instance_type, "")
+    steps = capacity_steps(changes)
+    state = rollout_machine.start(
+        kind="capacity",
+        steps=steps,
+        blue_counts={v: c for v, (c, _) in changes.items()},
+        rollback_batch=None,
+        alarms=(),
+        now=now,
+        max_execution_s=float(DEFAULT_MAX_EXECUTION_S),
+    )
+    return Deployment(
+        rollout=state,
+        old_config=endpoint.config_name,
+        new_config=endpoint.config_name,
+        fleets=ids,
+        old_variants=endpoint.variants,
+        new_variants=tuple(variants),
+        deployment_config=None,
+    )
