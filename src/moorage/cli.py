@@ -53,6 +53,41 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    import json
+
+    from moorage.deploy.plan_format import format_plan
+    from moorage.plan_client import PlanError, fetch_plan
+
+    deployment_config = None
+    if args.deployment_config:
+        text = args.deployment_config
+        try:
+            if text.startswith("@"):
+                text = Path(text[1:]).expanduser().read_text()
+            deployment_config = json.loads(text)
+        except (OSError, ValueError) as exc:
+            print(f"moorage plan: --deployment-config: {exc}", file=sys.stderr)
+            return 2
+    try:
+        plan = fetch_plan(
+            args.url,
+            args.endpoint,
+            args.config,
+            deployment_config=deployment_config,
+            retain_all_variant_properties=args.retain_all_variant_properties,
+            retain_deployment_config=args.retain_deployment_config,
+        )
+    except PlanError as exc:
+        print(f"moorage plan: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"moorage plan: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(plan, indent=2) if args.json else format_plan(plan))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moorage", description="Self-hosted Amazon SageMaker real-time hosting."
@@ -83,6 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(a model.tar.gz path or URL); repeatable",
     )
     serve.set_defaults(func=_serve)
+
+    plan = commands.add_parser(
+        "plan", help="print the timeline an UpdateEndpoint would follow, changing nothing"
+    )
+    plan.add_argument("endpoint", help="endpoint name")
+    plan.add_argument("config", help="the new endpoint config name")
+    plan.add_argument(
+        "--deployment-config", default=None, help="DeploymentConfig as JSON, or @FILE"
+    )
+    plan.add_argument("--retain-all-variant-properties", action="store_true")
+    plan.add_argument("--retain-deployment-config", action="store_true")
+    plan.add_argument("--url", default="http://127.0.0.1:8484", help="the moorage server")
+    plan.add_argument("--json", action="store_true", help="print the plan document as JSON")
+    plan.set_defaults(func=_plan)
     return parser
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from moorage.control.context import ControlContext
 from moorage.control.endpoints import EndpointsService
-from moorage.deploy.planning import plan_capacities, plan_update
+from moorage.deploy.plan_format import plan_document
+from moorage.deploy.planning import UpdatePlan, plan_capacities, plan_update
 from moorage.deploy.policy import PolicyError
 from moorage.domain.endpoint import Endpoint, EndpointStatus
 from moorage.errors import ValidationError
@@ -33,7 +34,7 @@ class EndpointUpdatesService:
             raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
         return endpoint
 
-    def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _plan(self, params: dict[str, Any]) -> tuple[Endpoint, UpdatePlan]:
         endpoint = self._updatable(params["EndpointName"])
         config = self.endpoints.config(params["EndpointConfigName"])
         self.endpoints.check_models(config)
@@ -72,6 +73,10 @@ class EndpointUpdatesService:
             )
         except PolicyError as exc:
             raise ValidationError(str(exc)) from None
+        return endpoint, plan
+
+    def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        endpoint, plan = self._plan(params)
         updated = endpoint.with_changes(
             status=EndpointStatus.UPDATING,
             failure_reason=None,
@@ -82,6 +87,12 @@ class EndpointUpdatesService:
         self.ctx.store.put(updated.to_record())
         self.ctx.notify(endpoint.name)
         return {"EndpointArn": endpoint.arn}
+
+    def plan_endpoint_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What UpdateEndpoint would do with ``params``, changing nothing."""
+        endpoint, plan = self._plan(params)
+        config = self.endpoints.config(params["EndpointConfigName"])
+        return plan_document(endpoint, config, plan)
 
     def update_endpoint_weights_and_capacities(self, params: dict[str, Any]) -> dict[str, Any]:
         endpoint = self._updatable(params["EndpointName"])

@@ -1,0 +1,66 @@
+"""``moorage plan``: ask a running server for an update's timeline and print it.
+
+Python API: :func:`fetch_plan` returns the plan document (see
+``docs/deployments.md``); :func:`moorage.deploy.plan_format.format_plan`
+renders it.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+
+class PlanError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def fetch_plan(
+    url: str,
+    endpoint_name: str,
+    endpoint_config_name: str,
+    *,
+    deployment_config: Mapping[str, Any] | None = None,
+    retain_all_variant_properties: bool = False,
+    exclude_retained_variant_properties: tuple[str, ...] = (),
+    retain_deployment_config: bool = False,
+    timeout_s: float = 30.0,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "EndpointName": endpoint_name,
+        "EndpointConfigName": endpoint_config_name,
+    }
+    if deployment_config is not None:
+        request["DeploymentConfig"] = deployment_config
+    if retain_all_variant_properties:
+        request["RetainAllVariantProperties"] = True
+    if exclude_retained_variant_properties:
+        request["ExcludeRetainedVariantProperties"] = [
+            {"VariantPropertyType": p} for p in exclude_retained_variant_properties
+        ]
+    if retain_deployment_config:
+        request["RetainDeploymentConfig"] = True
+    http_request = urllib.request.Request(
+        url.rstrip("/") + "/moorage/plan",
+        data=json.dumps(request).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(http_request, timeout=timeout_s) as response:
+            document: dict[str, Any] = json.loads(response.read())
+            return document
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read())
+        except ValueError:
+            error = {}
+        raise PlanError(
+            str(error.get("__type", f"HTTP{exc.code}")), str(error.get("message", exc.reason))
+        ) from None
