@@ -64,7 +64,12 @@ class RolloutDriver:
             self._resumed.add(endpoint.name.lower())
             rollout = advance(rollout, Facts(now), Event.RESUMED)
         layouts = rollout.current.layouts
-        groups = deployment.groups(layouts)
+        # Only the fleet being brought up decides: the new one going forward, the old
+        # one when rolling back (a new fleet that cannot start must not block that).
+        old_ids = {ids.blue for ids in deployment.fleets.values()}
+        new_ids = {ids.green for ids in deployment.fleets.values()}
+        side = old_ids if rollout.rolling_back or rollout.kind == "capacity" else new_ids
+        groups = [g for g in deployment.groups(layouts) if g.id in side]
         ready = all(fleet.ready(g.id, g.target) >= g.target for g in groups)
         failure = next(
             (f for g in groups if (f := fleet.failure(g.id, g.target)) is not None), None
