@@ -12,6 +12,7 @@ from typing import Any
 
 from support.endpoints import delete, deploy, wait_in_service
 from support.names import unique
+from support.processes import wait_dead
 from support.server import MoorageServer, running
 
 
@@ -21,26 +22,6 @@ def _pid(runtime: Any, name: str) -> int:
     )
     pid: int = json.loads(answer["Body"].read())["pid"]
     return pid
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _wait_dead(pids: set[int], timeout: float = 15.0) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.1)
-    return {p for p in pids if _alive(p)}
 
 
 def test_kill_9_of_one_copy_fails_no_request_and_the_copy_is_replaced(
@@ -105,7 +86,7 @@ def test_restart_brings_endpoints_back_and_leaves_no_process(
         pids = {_pid(runtime, "survivor") for _ in range(30)}
         assert len(pids) == 2
         assert first.stop() == 0
-    assert _wait_dead(pids) == set()
+    assert wait_dead(pids) == set()
 
     with running(data) as second:
         sm, runtime = second.sagemaker, second.client("sagemaker-runtime")
@@ -113,7 +94,7 @@ def test_restart_brings_endpoints_back_and_leaves_no_process(
         again = {_pid(runtime, "survivor") for _ in range(30)}
         assert len(again) == 2 and not again & pids
         second.kill9()
-    assert _wait_dead(again) == set(), "model servers outlived a SIGKILLed server"
+    assert wait_dead(again) == set(), "model servers outlived a SIGKILLed server"
 
 
 def test_each_copy_keeps_its_output_in_the_data_dir(

@@ -8,6 +8,7 @@ after it completed by v2.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from botocore.exceptions import ClientError
 from support.archives import failing_model_archive, toolbox_archive
 from support.endpoints import create_model, delete, variant, wait_in_service, wait_status
 from support.names import unique
+from support.processes import wait_dead
+from support.server import running
 from support.traffic import Traffic
 
 WAIT = 1
@@ -282,3 +285,46 @@ def test_update_rules(esm: Any, tmp_path: Path) -> None:
             )
         assert needle in caught.value.response["Error"]["Message"]
     delete(esm, name)
+
+
+def test_server_killed_mid_deployment_resumes_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    config = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 3,
+                "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+            }
+        }
+    }
+    with running(data) as first:
+        sm, runtime = first.sagemaker, first.client("sagemaker-runtime")
+        name = _setup(sm, tmp_path)
+        sm.update_endpoint(
+            EndpointName=name, EndpointConfigName=f"{name}-c2", DeploymentConfig=config
+        )
+        deadline = time.monotonic() + 60
+        pids: set[int] = set()
+        while time.monotonic() < deadline and len(pids) < 3:
+            reply = runtime.invoke_endpoint(
+                EndpointName=name, ContentType="application/json", Body='{"op": "echo"}'
+            )
+            pids.add(json.loads(reply["Body"].read())["pid"])
+        assert len(pids) == 3  # two old instances and the canary
+        first.kill9()
+    assert wait_dead(pids) == set(), "model servers outlived the killed server"
+
+    with running(data) as second:
+        sm, runtime = second.sagemaker, second.client("sagemaker-runtime")
+        assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
+        with Traffic(runtime, name) as traffic:
+            final, _ = _watch(sm, name)
+            after = time.monotonic()
+            time.sleep(0.5)
+        assert final["EndpointStatus"] == "InService"
+        assert final["EndpointConfigName"] == f"{name}-c2"
+        assert traffic.tags_between(after, float("inf")) == {"v2"}
+        # While the fleets came back, requests could find no healthy instance
+        # (503); none may have reached a dead one or failed otherwise.
+        assert all("ServiceUnavailable" in f for f in traffic.failures), traffic.failures[:3]
