@@ -1,0 +1,363 @@
+"""Capturing request/response pairs off the request path.
+
+The runtime asks :meth:`CaptureWriter.sampled` whether to capture a request
+and, once the response is known, hands the pair to :meth:`CaptureWriter.offer`.
+``offer`` only appends to a bounded in-memory queue under a short lock: it
+never blocks on I/O, never raises, and when the queue is full (by records or
+by bytes) it drops the pair and counts it. Encoding (base64, JSON) and
+writing happen on one background thread, because S3 PutObject is blocking
+botocore and the request path runs on the server's event loop.
+
+The writer thread flushes every ``flush_interval_s`` seconds, and sooner when
+the queue holds ``batch_records`` records or ``batch_bytes`` bytes. A flush
+writes one file per (destination, KMS key, endpoint, variant, UTC hour) with
+the records in the order they were offered (:mod:`moorage.capture.keys`
+names it, :mod:`moorage.capture.sinks` writes it). A file that cannot be
+written is retried after each of ``retry_delays_s``; then its records are
+counted as failed and the cause logged. :meth:`CaptureWriter.close` (or
+``aclose`` from a coroutine) refuses new pairs, stops the thread and flushes
+what is queued: a clean stop loses no accepted record.
+
+Timestamps (``inferenceTime`` and the key's time) come from the injected
+:class:`~moorage.clock.Clock` when the pair is offered; the flush interval is
+real time, as the thread cannot wait on a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import NamedTuple
+
+from moorage.artifacts.s3 import S3ClientFactory
+from moorage.capture.config import CaptureConfig
+from moorage.capture.destination import Destination
+from moorage.capture.format import CaptureRecord, Mode, format_time, payload
+from moorage.capture.keys import Hour, object_key
+from moorage.capture.sampling import Sampler
+from moorage.capture.sinks import SinkError, Sinks
+from moorage.clock import Clock
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FLUSH_INTERVAL_S = 5.0
+DEFAULT_MAX_QUEUE = 10_000
+DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
+DEFAULT_BATCH_RECORDS = 1_000
+DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+DEFAULT_RETRY_DELAYS_S = (0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class CaptureStats:
+    """Counts since the writer was made (records unless named otherwise).
+
+    ``accepted`` = ``written`` + ``failed`` + ``pending``; ``dropped`` pairs
+    were refused by :meth:`CaptureWriter.offer` (queue full, or writer closed).
+    """
+
+    accepted: int
+    dropped: int
+    written: int
+    failed: int
+    pending: int
+    files_written: int
+    last_error: str | None
+
+
+class _Pair(NamedTuple):
+    # A tuple, not a frozen dataclass: built on the request path, so it
+    # should cost as little as possible.
+    config: CaptureConfig
+    endpoint: str
+    variant: str
+    time: float
+    inference_id: str | None
+    request: bytes | None
+    request_content_type: str | None
+    response: bytes | None
+    response_content_type: str | None
+
+
+_GroupKey = tuple[Destination, str | None, str, str, Hour]
+
+
+class CaptureWriter:
+    """Batches captured pairs and writes them from a background thread."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        s3_client_factory: S3ClientFactory | None = None,
+        *,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        batch_records: int = DEFAULT_BATCH_RECORDS,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        retry_delays_s: Iterable[float] = DEFAULT_RETRY_DELAYS_S,
+        rng: random.Random | None = None,
+    ) -> None:
+        if flush_interval_s <= 0 or max_queue < 1 or max_queue_bytes < 1:
+            raise ValueError("flush_interval_s, max_queue and max_queue_bytes must be positive")
+        self._clock = clock
+        self._sinks = Sinks(s3_client_factory)
+        self._sampler = Sampler(rng.random if rng is not None else None)
+        self._flush_interval_s = flush_interval_s
+        self._max_queue = max_queue
+        self._max_queue_bytes = max_queue_bytes
+        self._batch_records = max(1, min(batch_records, max_queue))
+        self._batch_bytes = max(1, min(batch_bytes, max_queue_bytes))
+        self._retry_delays_s = tuple(retry_delays_s)
+        # _lock guards the queue and the counters and is only held briefly:
+        # the request path takes it in offer(). _write_lock serialises
+        # flushes (writer thread, flush(), close()) and is held during I/O.
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._queue: deque[_Pair] = deque()
+        self._queued_bytes = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._accepted = 0
+        self._dropped = 0
+        self._dropped_reported = 0
+        self._written = 0
+        self._failed = 0
+        self._files_written = 0
+        self._last_error: str | None = None
+
+    # -- request path -------------------------------------------------------
+
+    def sampled(self, config: CaptureConfig) -> bool:
+        """Whether to capture this request (one random draw at the config's percentage)."""
+        return self._sampler.sampled(config)
+
+    def offer(
+        self,
+        config: CaptureConfig,
+        endpoint: str,
+        variant: str,
+        request_body: bytes,
+        request_content_type: str | None,
+        response_body: bytes,
+        response_content_type: str | None,
+        inference_id: str | None = None,
+    ) -> bool:
+        """Queue one pair for writing; False if it was dropped. Never blocks, never raises.
+
+        The pair is captured as given: ask :meth:`sampled` first. Only the
+        sides the config captures are kept; a disabled config captures
+        nothing (False, not counted as dropped).
+        """
+        try:
+            request = request_body if config.capture_input else None
+            response = response_body if config.capture_output else None
+            size = len(request or b"") + len(response or b"")
+            pair = _Pair(
+                config,
+                endpoint,
+                variant,
+                self._clock.now(),
+                inference_id,
+                request,
+                request_content_type,
+                response,
+                response_content_type,
+            )
+        except Exception:
+            log.debug("capture pair refused", exc_info=True)
+            with self._lock:
+                self._dropped += 1
+            return False
+        if not config.enabled or (request is None and response is None):
+            return False  # nothing to capture: not a drop
+        with self._lock:
+            if (
+                self._closed
+                or len(self._queue) >= self._max_queue
+                or self._queued_bytes + size > self._max_queue_bytes
+            ):
+                self._dropped += 1
+                return False
+            self._queue.append(pair)
+            self._queued_bytes += size
+            self._accepted += 1
+            full = (
+                len(self._queue) >= self._batch_records or self._queued_bytes >= self._batch_bytes
+            )
+        if full and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer thread (once). Without it, only flush() and close() write."""
+        with self._lock:
+            if self._thread is not None or self._closed:
+                return
+            self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
+            self._thread.start()
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Write everything accepted so far, in the calling thread; False on timeout."""
+        if not self._write_lock.acquire(timeout=-1 if timeout_s is None else timeout_s):
+            return False
+        try:
+            self._flush_locked()
+        finally:
+            self._write_lock.release()
+        return True
+
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Refuse new pairs, stop the thread, write what is queued.
+
+        True when every accepted pair has been written or counted as failed;
+        False if ``timeout_s`` ran out first (the rest stays queued).
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        self._stopping.set()
+        self._wake.set()
+        if thread is not None:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("capture writer did not finish within %.1f s", timeout_s)
+                return False
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.flush(remaining) and self.stats.pending == 0
+
+    async def aclose(self, timeout_s: float | None = None) -> bool:
+        """:meth:`close` from a coroutine, without blocking the event loop."""
+        return await asyncio.to_thread(self.close, timeout_s)
+
+    def __enter__(self) -> CaptureWriter:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> CaptureStats:
+        with self._lock:
+            return CaptureStats(
+                accepted=self._accepted,
+                dropped=self._dropped,
+                written=self._written,
+                failed=self._failed,
+                pending=self._accepted - self._written - self._failed,
+                files_written=self._files_written,
+                last_error=self._last_error,
+            )
+
+    # -- writer thread ------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._flush_interval_s)
+            self._wake.clear()
+            stopping = self._stopping.is_set()
+            try:
+                self.flush()
+            except Exception:  # the writer thread must outlive any one bad flush
+                log.exception("capture flush failed")
+            if stopping:
+                return
+
+    def _flush_locked(self) -> None:
+        with self._lock:
+            batch = self._queue
+            self._queue = deque()
+            self._queued_bytes = 0
+            dropped = self._dropped
+        if dropped > self._dropped_reported:
+            log.warning(
+                "capture queue full or closed: %d pairs dropped (%d in all)",
+                dropped - self._dropped_reported,
+                dropped,
+            )
+            self._dropped_reported = dropped
+        groups: dict[_GroupKey, list[_Pair]] = {}
+        for pair in batch:
+            key = (pair.config.destination, pair.config.kms_key_id, pair.endpoint, pair.variant)
+            groups.setdefault((*key, Hour.of(pair.time)), []).append(pair)
+        for (destination, kms_key_id, endpoint, variant, _), pairs in groups.items():
+            self._write_group(destination, kms_key_id, endpoint, variant, pairs)
+
+    def _write_group(
+        self,
+        destination: Destination,
+        kms_key_id: str | None,
+        endpoint: str,
+        variant: str,
+        pairs: list[_Pair],
+    ) -> None:
+        lines: list[str] = []
+        for pair in pairs:
+            try:
+                lines.append(_record(pair).to_line())
+            except Exception as exc:
+                self._count_failed(1, f"a capture record could not be encoded: {exc}")
+        if not lines:
+            return
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+        key = object_key(endpoint, variant, pairs[0].time)
+        error = ""
+        for delay in (0.0, *self._retry_delays_s):
+            if delay:
+                time.sleep(delay)
+            try:
+                self._sinks.write(destination, key, body, kms_key_id)
+            except SinkError as exc:
+                error = str(exc)
+                continue
+            except Exception as exc:  # e.g. a client factory that raises its own error
+                error = f"{destination.uri(key)}: {type(exc).__name__}: {exc}"
+                continue
+            with self._lock:
+                self._written += len(lines)
+                self._files_written += 1
+            return
+        attempts = 1 + len(self._retry_delays_s)
+        self._count_failed(
+            len(lines), f"capture file not written after {attempts} attempts: {error}"
+        )
+
+    def _count_failed(self, records: int, message: str) -> None:
+        log.warning("%s (%d records lost)", message, records)
+        with self._lock:
+            self._failed += records
+            self._last_error = message
+
+
+def _record(pair: _Pair) -> CaptureRecord:
+    config = pair.config
+    return CaptureRecord(
+        event_id=str(uuid.uuid4()),
+        inference_time=format_time(pair.time),
+        endpoint_input=None
+        if pair.request is None
+        else payload(config, Mode.INPUT, pair.request, pair.request_content_type),
+        endpoint_output=None
+        if pair.response is None
+        else payload(config, Mode.OUTPUT, pair.response, pair.response_content_type),
+        inference_id=pair.inference_id,
+    )
