@@ -47,25 +47,14 @@ class VariantSpec:
 
 
 @dataclass(frozen=True)
-class CaptureSpec:
-    enabled: bool
-    sampling_percentage: int
-    destination: str
-    kms_key_id: str | None
-    capture_input: bool
-    capture_output: bool
-    csv_content_types: tuple[str, ...]
-    json_content_types: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class EndpointConfig:
     name: str
     arn: str
     created: float
     variants: tuple[VariantSpec, ...]
     shadow_variants: tuple[VariantSpec, ...]
-    capture: CaptureSpec | None
+    # The DataCaptureConfig as given (moorage.capture.CaptureConfig parses it).
+    capture: Mapping[str, Any] | None
     execution_role_arn: str | None
     spec: Mapping[str, Any]
 
@@ -114,23 +103,6 @@ def variant_from_spec(spec: Mapping[str, Any]) -> VariantSpec:
     )
 
 
-def capture_from_spec(spec: Mapping[str, Any] | None) -> CaptureSpec | None:
-    if not spec:
-        return None
-    options = [o.get("CaptureMode") for o in spec.get("CaptureOptions", [])]
-    header = spec.get("CaptureContentTypeHeader", {})
-    return CaptureSpec(
-        enabled=bool(spec.get("EnableCapture", True)),
-        sampling_percentage=int(spec.get("InitialSamplingPercentage", 0)),
-        destination=str(spec.get("DestinationS3Uri", "")),
-        kms_key_id=spec.get("KmsKeyId"),
-        capture_input="Input" in options,
-        capture_output="Output" in options,
-        csv_content_types=tuple(header.get("CsvContentTypes", ())),
-        json_content_types=tuple(header.get("JsonContentTypes", ())),
-    )
-
-
 def endpoint_config_from_record(record: Record) -> EndpointConfig:
     spec = record.doc["spec"]
     return EndpointConfig(
@@ -141,7 +113,7 @@ def endpoint_config_from_record(record: Record) -> EndpointConfig:
         shadow_variants=tuple(
             variant_from_spec(v) for v in spec.get("ShadowProductionVariants", [])
         ),
-        capture=capture_from_spec(spec.get("DataCaptureConfig")),
+        capture=spec.get("DataCaptureConfig"),
         execution_role_arn=spec.get("ExecutionRoleArn"),
         spec=spec,
     )
