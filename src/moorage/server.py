@@ -15,16 +15,21 @@ from collections.abc import Callable
 import uvicorn
 
 from moorage.api.app import App, Routes
+from moorage.api.cloudwatch_api import CloudWatch
+from moorage.api.plan_page import PATH as PLAN_PATH
+from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
 from moorage.arns import Partition
 from moorage.clock import Clock, SystemClock
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
+from moorage.deploy.alarm_watch import alarm_check, wake_on_transitions
 from moorage.deploy.driver import RolloutDriver
 from moorage.deploy.reconciler import Reconciler
 from moorage.fleet.artifact_preparer import ArtifactPreparer
 from moorage.fleet.images import ImageMap
 from moorage.fleet.local import LocalProcessFleet
+from moorage.monitoring import InvocationMetrics
 from moorage.quickdeploy import QuickDeploy, deploy, how_to_invoke
 from moorage.runtime.invoke import Invoker
 from moorage.runtime.router import Router
@@ -62,20 +67,37 @@ class Moorage:
             notify=self.reconciler.poke,
         )
         self.plane = ControlPlane(self.ctx)
+        self.cloudwatch = CloudWatch(self.ctx, max_body=settings.max_api_body_bytes)
+        self.metrics = self.cloudwatch.metrics
+        self.alarms = self.cloudwatch.alarms
+        self.rollouts.alarms = alarm_check(self.alarms)
+        wake_on_transitions(self.alarms, self.reconciler.poke)
         self.invoker = Invoker(
-            self.router, self.upstream, account_id=settings.account_id, region=settings.region
+            self.router,
+            self.upstream,
+            account_id=settings.account_id,
+            region=settings.region,
+            observer=InvocationMetrics(self.metrics),
         )
-        self.routes = Routes(prefixes=[("/endpoints/", self.invoker)])
+        self.routes = Routes(
+            prefixes=[
+                ("/endpoints/", self.invoker),
+                (PLAN_PATH, PlanPage(self.plane.endpoint_updates)),
+            ]
+        )
+        self.cloudwatch.install(self.routes)
         self.sagemaker = sagemaker_service(self.plane)
         self.app = App(self.sagemaker, self.routes, max_body=settings.max_api_body_bytes)
 
     async def start(self) -> None:
         """Start background work (the reconciler); called before the port opens."""
+        await self.cloudwatch.start()
         await self.reconciler.start()
 
     async def stop(self) -> None:
         """Stop background work, every copy, and close the store."""
         try:
+            await self.cloudwatch.stop()
             await self.reconciler.stop()
             await self.upstream.close()
         finally:

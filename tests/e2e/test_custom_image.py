@@ -11,7 +11,7 @@ from support.endpoints import create_endpoint, create_model, delete, variant, wa
 from support.server import running
 
 # A contract-compliant server with nothing but the standard library.
-SERVER = '''
+SERVER = """
 import http.server
 import os
 import sys
@@ -43,7 +43,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
-'''
+"""
 
 
 def test_image_map_runs_the_users_server(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from moorage.api.content_encoding import decode_body
 from moorage.api.http import (
     BodyTooLarge,
     ClientDisconnected,
@@ -30,6 +31,7 @@ from moorage.api.http import (
     send_response,
 )
 from moorage.api.json_protocol import JsonService, error_body
+from moorage.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -116,19 +118,20 @@ class App:
             return
         except ClientDisconnected:
             return
-        reply = await service.handle(target, body)
+        try:
+            body = decode_body(body, headers.get("content-encoding"), self.max_body)
+        except ServiceError as exc:
+            reply = service.error_reply(exc)
+        else:
+            reply = await service.handle(target, body)
         content_type: bytes = (
             b"application/x-amz-json-1.0"
             if service.target_prefix != "SageMaker"
             else b"application/x-amz-json-1.1"
         )
-        await send_response(
-            send,
-            reply.status,
-            reply.body,
-            [(b"x-amzn-requestid", new_request_id().encode())],
-            content_type=content_type,
-        )
+        extra = [(b"x-amzn-requestid", new_request_id().encode())]
+        extra.extend((name.encode(), value.encode()) for name, value in reply.headers)
+        await send_response(send, reply.status, reply.body, extra, content_type=content_type)
 
 
 async def _error(send: Send, status: int, code: str, message: str, *, close: bool = False) -> None:

@@ -125,16 +125,24 @@ def _from_cbor(shape: Any, value: Any) -> Any:
     if kind == "timestamp":
         raw = value.value if isinstance(value, _Epoch) else value
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return float(raw)
+            return _as_float(raw)
         return _plain(raw)
     if kind in ("double", "float"):
         # Smithy lets senders shrink an integral double to a CBOR integer.
         if isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            return _as_float(value)
         return _plain(value)
     if kind == "blob" and isinstance(value, bytearray):
         return bytes(value)
     return _plain(value)
+
+
+def _as_float(value: float) -> float:
+    # A bignum too large for a float is passed on for the validator to refuse.
+    try:
+        return float(value)
+    except OverflowError:
+        return value
 
 
 def _structure(shape: Any, value: Mapping[Any, Any]) -> dict[str, Any]:

@@ -6,6 +6,14 @@ CloudWatch's JSON 1.0 flavour use this. A request names its operation in
 validated by the operation's input shape (:mod:`moorage.api.validate`),
 passed to the handler found in an explicit table, and the handler's response
 is serialized by the output shape (:mod:`moorage.api.serialize`).
+
+Errors are ``{"__type": CODE, "message": TEXT}``; a service whose model has
+the ``awsQueryCompatible`` trait (CloudWatch) names the modeled error shape
+in ``__type`` instead and adds the ``x-amzn-query-error`` header that carries
+its query code (:mod:`moorage.api.query_compat`). The CBOR and query
+protocols (:mod:`moorage.api.rpcv2_cbor`, :mod:`moorage.api.query_protocol`)
+reuse a service's operation table through :meth:`JsonService.operation_for`
+and :meth:`JsonService.call`.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from moorage.api.query_compat import QUERY_ERROR_HEADER, resolve_error
 from moorage.api.serialize import to_json
 from moorage.api.service_models import operation_names, service_model
 from moorage.api.validate import validate
@@ -38,6 +47,8 @@ Handler = Callable[[Params], "dict[str, Any] | Awaitable[dict[str, Any] | None] 
 class Reply:
     status: int
     body: bytes
+    # Extra response headers (name, value).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -63,6 +74,7 @@ class JsonService:
             raise ValueError(f"handlers for operations {service} does not have: {sorted(unknown)}")
         self.handlers = dict(handlers)
         self.not_implemented_hint = not_implemented_hint
+        self.query_compatible = "awsQueryCompatible" in self.model.metadata
 
     def operation_for(self, target: str) -> str:
         prefix, _, operation = target.partition(".")
@@ -98,10 +110,17 @@ class JsonService:
             shape = self.model.operation_model(operation).output_shape
             return Reply(200, json.dumps(to_json(shape, result)).encode())
         except ServiceError as exc:
-            return Reply(exc.status, error_body(exc.code, exc.message))
+            return self.error_reply(exc)
         except Exception:
             log.exception("unexpected error in %s %s", self.service, target)
-            failure = InternalFailure(
-                "The request processing has failed because of an unknown error."
+            return self.error_reply(
+                InternalFailure("The request processing has failed because of an unknown error.")
             )
-            return Reply(failure.status, error_body(failure.code, failure.message))
+
+    def error_reply(self, error: ServiceError) -> Reply:
+        """``error`` in this service's JSON error form."""
+        if not self.query_compatible:
+            return Reply(error.status, error_body(error.code, error.message))
+        wire = resolve_error(self.model, error.code, error.status)
+        body = json.dumps({"__type": wire.shape_id, wire.message_member: error.message})
+        return Reply(wire.status, body.encode(), ((QUERY_ERROR_HEADER, wire.query_error_header),))

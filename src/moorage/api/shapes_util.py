@@ -52,7 +52,12 @@ def iso8601(value: Any) -> str:
 
 
 def parse_integer(text: str) -> int | None:
-    return int(text) if _INTEGER.fullmatch(text) else None
+    if not _INTEGER.fullmatch(text):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # past Python's digit limit for int(); no member is that large
+        return None
 
 
 def parse_float(text: str) -> float | None:

@@ -71,7 +71,10 @@ def show(value: Any) -> str:
     elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, (int, float)):
-        text = repr(value)
+        try:
+            text = repr(value)
+        except ValueError:  # an integer past Python's digit limit for str()
+            text = f"<an integer of {int(value).bit_length()} bits>"
     else:
         try:
             text = json.dumps(value, default=str, separators=(",", ":"))
@@ -222,18 +225,26 @@ def _integer(shape: Any, value: Any, path: str, errors: list[str]) -> Any:
 
 
 def _number(shape: Any, value: Any, path: str, errors: list[str]) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
         _fail(errors, value, path, "Member must be a number")
         return value
     _range(shape, float(value), path, errors)
     return float(value)
 
 
+def _finite(value: float) -> bool:
+    # A JSON or CBOR integer can be too large for a float at all.
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _timestamp(value: Any, path: str, errors: list[str]) -> Any:
     if isinstance(value, bool):
         _fail(errors, value, path, "Member must be a timestamp")
         return value
-    if isinstance(value, (int, float)) and math.isfinite(value):
+    if isinstance(value, (int, float)) and _finite(value):
         return float(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:

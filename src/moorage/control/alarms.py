@@ -91,9 +91,9 @@ class AlarmsService:
         return loaded
 
     def _on_change(self, change: StateChange) -> None:
-        # Forced changes are written by set_alarm_state itself.
-        if not change.forced:
-            self._save_state(change.alarm_name, change.current)
+        # Subscribed first, so a transition is on disk before any later
+        # subscriber (a rollout) hears of it.
+        self._save_state(change.alarm_name, change.current)
 
     def _save_state(self, name: str, state: AlarmState) -> None:
         store = self.ctx.store
@@ -164,13 +164,15 @@ class AlarmsService:
 
     def set_alarm_state(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["AlarmName"]
+        value = StateValue(params["StateValue"])
+        before = self.evaluator.get(name)
         state = self.evaluator.set_alarm_state(
-            name,
-            StateValue(params["StateValue"]),
-            params["StateReason"],
-            params.get("StateReasonData"),
+            name, value, params["StateReason"], params.get("StateReasonData")
         )
-        self._save_state(name, state)
+        if before is not None and before.state.value is value:
+            # Same value: no transition was announced (and saved), but the
+            # reason and the hold changed.
+            self._save_state(name, state)
         return {}
 
     # -- DescribeAlarms ------------------------------------------------------------
@@ -201,9 +203,13 @@ class AlarmsService:
         ]
         if METRIC_ALARM not in types:
             alarms = []
-        after = decode_token("DescribeAlarms", params["NextToken"]) if "NextToken" in params else None
+        after = (
+            decode_token("DescribeAlarms", params["NextToken"]) if "NextToken" in params else None
+        )
         if after is not None:
-            alarms = [a for a in alarms if a.definition.name > str(after)]
+            if not isinstance(after, str):
+                raise InvalidNextToken("The service cannot decode the NextToken.")
+            alarms = [a for a in alarms if a.definition.name > after]
         limit = params.get("MaxRecords") or DEFAULT_MAX_RECORDS
         chunk = alarms[:limit]
         out: dict[str, Any] = {

@@ -15,6 +15,7 @@ made-up ``AWS/SageMaker`` latency to trip an alarm (docs/metrics-and-alarms.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from moorage.control.cloudwatch_tokens import decode_token, encode_token
@@ -28,15 +29,21 @@ from moorage.monitoring import (
     MetricDatum,
     MetricKey,
     MetricStore,
+    MetricsValidationError,
     MissingParameter,
     ScanBy,
     get_metric_data,
     parse_statistic,
     put_metric_data,
 )
+from moorage.monitoring.timegrid import align_start, period_count
 
 # ListMetrics answers "up to 500 results" per call.
 LIST_METRICS_PAGE = 500
+# Bounds on metric math results (see _check_math_size); 100,800 is GetMetricData's
+# default MaxDatapoints.
+MAX_MATH_PERIODS = 100_800
+MAX_MATH_VALUES = 10 * MAX_MATH_PERIODS
 
 
 class MetricsService:
@@ -57,6 +64,7 @@ class MetricsService:
 
     def get_metric_data(self, params: dict[str, Any]) -> dict[str, Any]:
         queries = [MetricDataQuery.from_api(q) for q in params["MetricDataQueries"]]
+        _check_math_size(queries, params["StartTime"], params["EndTime"], self.store.clock.now())
         page = get_metric_data(
             self.store,
             queries,
@@ -143,6 +151,34 @@ class MetricsService:
         if len(keys) > LIST_METRICS_PAGE:
             out["NextToken"] = encode_token("ListMetrics", _sort_key(chunk[-1]))
         return out
+
+
+def _check_math_size(
+    queries: Sequence[MetricDataQuery], start: float, end: float, now: float
+) -> None:
+    """Refuse metric math whose results would hold too many periods.
+
+    A scalar result, and ``FILL``, give a value at *every* period of the time
+    range, so their size is set by the range, not by the data: a year at one
+    second would be 31 million values. Plain ``MetricStat`` queries only
+    return periods with data and are not limited here.
+    """
+    if all(q.expression is None for q in queries):
+        return
+    periods = [q.metric_stat.period for q in queries if q.metric_stat is not None]
+    periods += [q.period for q in queries if q.period is not None]
+    period = min(periods, default=60)
+    if period < 1:
+        return  # the query checks name the bad Period
+    count = period_count(align_start(start, period, now), end, period)
+    series = max(1, sum(1 for q in queries if q.metric_stat is not None))
+    if count > MAX_MATH_PERIODS or count * series > MAX_MATH_VALUES:
+        each = f" for each of {series} metrics" if series > 1 else ""
+        raise MetricsValidationError(
+            f"The time range holds {count:,} periods of {period} seconds{each}; moorage "
+            f"evaluates metric math over at most {MAX_MATH_PERIODS:,} periods and "
+            f"{MAX_MATH_VALUES:,} values in all. Narrow the time range or increase the Period."
+        )
 
 
 _SortKey = list[Any]
