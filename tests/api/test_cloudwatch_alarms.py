@@ -61,7 +61,7 @@ def test_put_describe_delete(cw: Any) -> None:
             AlarmDescription="p99 too high",
             AlarmActions=["arn:aws:sns:us-east-1:123456789012:pager"],
             DatapointsToAlarm=1,
-            TreatMissingData="notBreaching",
+            TreatMissingData="missing",
             Unit="Milliseconds",
             Tags=[{"Key": "team", "Value": "ml"}],
         )
@@ -74,9 +74,10 @@ def test_put_describe_delete(cw: Any) -> None:
     assert (found["Statistic"], found["Period"], found["Threshold"]) == ("Maximum", 60, 10.0)
     assert (found["Unit"], found["TreatMissingData"], found["DatapointsToAlarm"]) == (
         "Milliseconds",
-        "notBreaching",
+        "missing",
         1,
     )
+    # No datapoints and missing data kept missing: evaluations leave the state alone.
     assert found["StateValue"] == "INSUFFICIENT_DATA"
     assert found["StateReason"] == "Unchecked: Initial alarm creation"
     assert isinstance(found["AlarmConfigurationUpdatedTimestamp"], dt.datetime)
