@@ -21,6 +21,7 @@ from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
 from moorage.arns import Partition
 from moorage.clock import Clock, SystemClock
+from moorage.coalesce import CoalescingHttpToolsProtocol
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
 from moorage.deploy.alarm_watch import alarm_check, wake_on_transitions
@@ -117,7 +118,10 @@ async def serve(
         log_level="warning",
         access_log=False,
         lifespan="off",
-        http="httptools",
+        # Each small response in one write (docs/benchmarks.md); moorage is
+        # reached directly, never through a proxy whose headers it should trust.
+        http=CoalescingHttpToolsProtocol,
+        proxy_headers=False,
         timeout_graceful_shutdown=30,
     )
     server = uvicorn.Server(config)

@@ -169,6 +169,34 @@ def test_busy_port_is_exit_5(servers: Any, tmp_path: Path, model_dir_factory: An
     assert f"Cannot listen on 127.0.0.1:{port}" in server.stderr
 
 
+def test_unix_socket_serves_like_the_port_and_is_removed_on_exit(
+    servers: Any, tmp_path: Path, model_dir_factory: Any
+) -> None:
+    path = tmp_path / "copy.sock"
+    path.write_text("left behind by a killed server")
+    server = servers.start(
+        model_dir_factory(tmp_path / "model", TRANSFORM), {"MOORAGE_UNIX_SOCKET": str(path)}
+    )
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(10)
+        conn.connect(str(path))
+        body = b'{"a": 1}'
+        conn.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Accept: text/x-custom\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        answer = b""
+        while not answer.endswith(b"m:str:application/json:text/x-custom"):
+            chunk = conn.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert server.invoke('{"a": 1}').status == 200
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.wait_exit() == 0
+    assert not path.exists()
+
+
 def test_help_documents_environment() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "moorage.container", "--help"],
@@ -181,6 +209,7 @@ def test_help_documents_environment() -> None:
         "SAGEMAKER_BIND_TO_PORT",
         "SAGEMAKER_PROGRAM",
         "MOORAGE_PARENT_PID",
+        "MOORAGE_UNIX_SOCKET",
         "exit status",
     ):
         assert name in result.stdout

@@ -106,3 +106,29 @@ def test_each_copy_keeps_its_output_in_the_data_dir(
     assert logs
     assert any("listening on" in p.read_text() for p in logs)
     delete(esm, name)
+
+
+def test_the_router_reaches_built_in_copies_through_their_unix_socket(
+    serving: MoorageServer, esm: Any, runtime: Any, toolbox_url: str
+) -> None:
+    run = serving.data_dir / "run"
+    existing = set(run.glob("copy-*.sock"))
+    name = unique("socket")
+    deploy(esm, name, toolbox_url)
+    sockets = set(run.glob("copy-*.sock")) - existing
+    assert len(sockets) == 1
+    before = _unix_connections(sockets)
+    _pid(runtime, name)
+    if before is not None:
+        # /proc/net/unix names the path for the listener and each accepted connection.
+        assert (_unix_connections(sockets) or 0) > before
+    delete(esm, name)
+    assert not any(path.exists() for path in sockets)
+
+
+def _unix_connections(paths: set[Path]) -> int | None:
+    table = Path("/proc/net/unix")
+    if not table.exists():
+        return None
+    names = {str(path) for path in paths}
+    return sum(line.split()[-1] in names for line in table.read_text().splitlines()[1:])

@@ -48,10 +48,12 @@ environment:
   MOORAGE_PARENT_PID                    exit when this process dies (orphan protection)
   MOORAGE_SHUTDOWN_GRACE_SECONDS        how long SIGTERM waits for in-flight requests
                                         (default {DEFAULT_SHUTDOWN_GRACE_S:g})
+  MOORAGE_UNIX_SOCKET                   also serve on this Unix socket path (the router's
+                                        faster way in; the port is served all the same)
 
 exit status:
   0  stopped by SIGTERM or SIGINT          4  model_fn raised
-  1  internal error of the server          5  cannot listen on the host/port
+  1  internal error of the server          5  cannot listen on the host/port or socket
   2  bad command line or environment       6  the MOORAGE_PARENT_PID process died
   3  the inference script is missing, does not import, or breaks the handler contract
 
@@ -71,6 +73,7 @@ class Options:
     failure_file: Path | None
     parent_pid: int | None
     shutdown_grace_s: float
+    unix_socket: Path | None = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -139,6 +142,7 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Options:
         failure_file=Path(failure) if failure else None,
         parent_pid=parent_pid,
         shutdown_grace_s=grace,
+        unix_socket=Path(unix) if (unix := environ.get("MOORAGE_UNIX_SOCKET")) else None,
     )
 
 

@@ -3,8 +3,11 @@
 ``python -m moorage.container`` lands in :func:`main`. It parses the options
 (:mod:`moorage.container.options`), starts orphan protection
 (:mod:`moorage.container.lifecycle`), binds the port itself (so a busy port is
-a clear exit status, and ``--port 0`` can report the port it got), then runs
-uvicorn (uvloop, httptools, no access log) around
+a clear exit status, and ``--port 0`` can report the port it got) and, when
+``MOORAGE_UNIX_SOCKET`` names one, a Unix socket the router reaches it by
+(cheaper than TCP on loopback, docs/benchmarks.md), then runs
+uvicorn (uvloop, httptools sending each response in one write
+(:mod:`moorage.coalesce`), no access log) around
 :class:`~moorage.container.app.ModelServerApp` while the model loads in the
 handler pool (:func:`moorage.container.model.load`).
 
@@ -36,6 +39,7 @@ from types import FrameType
 
 import uvicorn
 
+from moorage.coalesce import CoalescingHttpToolsProtocol
 from moorage.container.app import ModelServerApp
 from moorage.container.errors import ExitCode, StartupError
 from moorage.container.http import log_exception
@@ -43,8 +47,8 @@ from moorage.container.lifecycle import guard_parent, write_failure
 from moorage.container.model import ModelSettings, load
 from moorage.container.options import Options, failure_file, parse
 
-# Longer than aiohttp's 15 s client keep-alive, so the server never closes a
-# pooled connection just as the router reuses it.
+# Longer than the router's 30 s limit on idle pooled connections, so the
+# server never closes one just as the router reuses it.
 KEEP_ALIVE_S = 75
 # How long a clean exit may wait for the handler threads and the interpreter.
 _EXIT_WAIT_S = 2.0
@@ -58,8 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if options.parent_pid is not None:
             guard_parent(options.parent_pid)
-        sock = bind(options.host, options.port)
-        return serve(options, sock)
+        sockets = [bind(options.host, options.port)]
+        if options.unix_socket is not None:
+            sockets.append(bind_unix(options.unix_socket))
+        return serve(options, sockets)
     except StartupError as exc:
         return report(exc, options.failure_file)
     except Exception as exc:
@@ -99,15 +105,30 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(options: Options, sock: socket.socket) -> int:
+def bind_unix(path: Path) -> socket.socket:
+    """A listening Unix socket at ``path`` (a leftover file of a killed server is replaced)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        path.unlink(missing_ok=True)
+        sock.bind(str(path))
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        raise StartupError(ExitCode.LISTEN, f"Cannot listen on {path}: {why}.") from None
+    return sock
+
+
+def serve(options: Options, sockets: list[socket.socket]) -> int:
+    """Serve on ``sockets``; the first is the TCP one reported on stdout."""
     executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="handler")
     app = ModelServerApp(executor)
-    address = sock.getsockname()
+    address = sockets[0].getsockname()
     host = f"[{address[0]}]" if ":" in address[0] else address[0]
     config = uvicorn.Config(
         app,
         loop="none",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         ws="none",
         lifespan="off",
         interface="asgi3",
@@ -127,7 +148,9 @@ def serve(options: Options, sock: socket.socket) -> int:
     settings = ModelSettings(options.model_dir, options.program, options.default_accept)
     outcome: list[StartupError] = []
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_run(server, sock, app, settings, executor, outcome))
+        runner.run(_run(server, sockets, app, settings, executor, outcome))
+    if options.unix_socket is not None:
+        options.unix_socket.unlink(missing_ok=True)
     code = report(outcome[0], options.failure_file) if outcome else int(ExitCode.OK)
     _exit_promptly(executor, code)
     return code
@@ -135,7 +158,7 @@ def serve(options: Options, sock: socket.socket) -> int:
 
 async def _run(
     server: uvicorn.Server,
-    sock: socket.socket,
+    sockets: list[socket.socket],
     app: ModelServerApp,
     settings: ModelSettings,
     executor: ThreadPoolExecutor,
@@ -143,7 +166,7 @@ async def _run(
 ) -> None:
     loading = asyncio.create_task(_load(server, app, settings, executor, outcome))
     try:
-        await server.serve(sockets=[sock])
+        await server.serve(sockets=sockets)
     finally:
         # A stop during model_fn: the thread cannot be interrupted, only abandoned.
         loading.cancel()

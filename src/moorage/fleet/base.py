@@ -58,6 +58,7 @@ class Copy:
         "spec",
         "started_at",
         "state",
+        "unix_socket",
     )
 
     def __init__(self, spec: CopySpec) -> None:
@@ -65,6 +66,8 @@ class Copy:
         self.state = CopyState.PREPARING
         self.host = "127.0.0.1"
         self.port = 0
+        # Where the router reaches the copy instead of host:port, when it listens there too.
+        self.unix_socket: str | None = None
         self.pid: int | None = None
         self.inflight = 0
         self.failure_reason: str | None = None

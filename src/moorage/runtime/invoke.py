@@ -33,7 +33,13 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 INVOCATION_TIMEOUT_S = 60.0
-SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
+# UpdateRollbackFailed: "in service with a mix of the old and new endpoint configurations".
+SERVING_STATUSES = frozenset(
+    {"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"}
+)
+
+# Combinations of endpoint name and header values known to pass validation.
+_VALID_CACHE_SIZE = 1024
 
 # Request headers passed through to the copy.
 _FORWARD = (
@@ -59,6 +65,10 @@ _HEADER_MEMBERS = {
     "x-amzn-sagemaker-enable-explanations": "EnableExplanations",
     "x-amzn-sagemaker-inference-component": "InferenceComponentName",
 }
+
+
+# The request headers the router reads (all others are ignored), by raw name.
+_READ = {name.encode(): name for name in (*_FORWARD, *_HEADER_MEMBERS)}
 
 
 class InvocationObserver(Protocol):
@@ -92,7 +102,7 @@ class NoObserver:
 class Request:
     endpoint: str
     stream: bool
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # the headers the router reads, by lower-case name
     body: bytes
 
 
@@ -118,6 +128,7 @@ class Invoker:
         self._stream_shape = operation_model(
             SAGEMAKER_RUNTIME, "InvokeEndpointWithResponseStream"
         ).input_shape
+        self._valid: set[tuple[object, ...]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -154,21 +165,37 @@ class Invoker:
                 "UnknownOperationException", f"No route for {scope['method']} {scope['path']}.", 404
             )
         stream = parts[3] == "invocations-response-stream"
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        raw: dict[str, object] = {"EndpointName": parts[2]}
-        for header, member in _HEADER_MEMBERS.items():
-            value = headers.get(header)
-            if value is not None and not (stream and header == "accept"):
-                raw[member] = value
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            name = _READ.get(key.lower())
+            if name is not None:
+                headers[name] = value.decode("latin-1")
         try:
             body = await read_body(receive, MAX_PAYLOAD_BYTES)
         except BodyTooLarge:
             raise errors.validation_error(
                 f"Request payload exceeds the maximum allowed size of {MAX_PAYLOAD_BYTES} bytes."
             ) from None
+        self._validate(stream, parts[2], headers, body)
+        return Request(parts[2], stream, headers, body)
+
+    def _validate(self, stream: bool, endpoint: str, headers: dict[str, str], body: bytes) -> None:
+        # The outcome depends only on the endpoint name and these headers (any
+        # bytes Body passes), so a combination found valid is not walked
+        # through the shape again.
+        key = (stream, endpoint, *headers.items())
+        if key in self._valid:
+            return
+        raw: dict[str, object] = {"EndpointName": endpoint}
+        for header, member in _HEADER_MEMBERS.items():
+            value = headers.get(header)
+            if value is not None and not (stream and header == "accept"):
+                raw[member] = value
         raw["Body"] = body
         validate(self._stream_shape if stream else self._invoke_shape, raw)
-        return Request(parts[2], stream, headers, body)
+        if len(self._valid) >= _VALID_CACHE_SIZE:
+            self._valid.clear()
+        self._valid.add(key)
 
     def _route(self, request: Request) -> EndpointRoute:
         route = self.router.get(request.endpoint)
@@ -257,12 +284,13 @@ class Invoker:
                 message=reply.body.decode("utf-8", "replace")[:2048],
                 log_stream_arn=self.log_stream_arn(route, copy),
             )
+        content_type = reply.headers.get("content-type", "application/json")
         out = [
-            (b"content-type", reply.headers.get("Content-Type", "application/json").encode()),
+            (b"content-type", content_type.encode("latin-1")),
             (b"content-length", str(len(reply.body)).encode()),
             (b"x-amzn-invoked-production-variant", variant.name.encode()),
         ]
-        custom = reply.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+        custom = reply.headers.get("x-amzn-sagemaker-custom-attributes")
         if custom is not None:
             out.append((b"x-amzn-sagemaker-custom-attributes", custom.encode("latin-1")))
         await send({"type": "http.response.start", "status": 200, "headers": out})

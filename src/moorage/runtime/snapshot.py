@@ -3,6 +3,8 @@
 A *group* is the set of instances of one variant built from one endpoint
 config (during a blue/green update a variant has a blue and a green group);
 ``share`` is the fraction of the variant's traffic the group receives.
+Snapshots never change once built, so what every request asks of them (the
+groups and variants that take traffic) is computed once, on first use.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from moorage.domain.endpoint_config import Routing
 from moorage.fleet.base import Copy
@@ -29,12 +32,17 @@ class VariantRoute:
     routing: Routing
     groups: tuple[GroupRoute, ...]
 
+    @cached_property
+    def live_groups(self) -> tuple[GroupRoute, ...]:
+        """Groups that take traffic: with copies and a share above zero."""
+        return tuple(g for g in self.groups if g.copies and g.share > 0)
+
     @property
     def serving(self) -> bool:
-        return any(g.copies and g.share > 0 for g in self.groups)
+        return bool(self.live_groups)
 
     def pick_group(self, rng: random.Random) -> GroupRoute | None:
-        live = [g for g in self.groups if g.copies and g.share > 0]
+        live = self.live_groups
         if not live:
             return None
         if len(live) == 1:
@@ -88,8 +96,13 @@ class EndpointRoute:
     ) -> EndpointRoute:
         return cls(name, status, variants, component_based, {v.name: v for v in variants})
 
+    @cached_property
+    def live_variants(self) -> tuple[VariantRoute, ...]:
+        """Variants that take traffic: with a weight above zero and a serving group."""
+        return tuple(v for v in self.variants if v.weight > 0 and v.serving)
+
     def pick_variant(self, rng: random.Random) -> VariantRoute | None:
-        live = [v for v in self.variants if v.weight > 0 and v.serving]
+        live = self.live_variants
         if not live:
             return None
         if len(live) == 1:

@@ -1,9 +1,19 @@
-"""The HTTP client from the router to model copies.
+"""The HTTP clients from the router to model copies.
 
-One pooled keep-alive client for every copy. :class:`CopyUnavailable` means
-the request never got an answer from the copy — it could not connect, or the
-connection dropped before any response byte — so the router may send it to
-another copy; anything else (an answer with any status, a timeout) is final.
+Invocations go through :class:`~moorage.runtime.http1.Pool`, keep-alive
+connections per copy with little CPU per request (this is the hot path),
+over the copy's Unix socket when it has one (``Copy.unix_socket``, set by the
+local fleet for the built-in model server) and its TCP port otherwise.
+Streamed invocations go through one pooled aiohttp session to the port,
+whose response object :mod:`moorage.runtime.stream` reads chunk by chunk.
+:class:`CopyUnavailable` means the request got no whole answer from the copy
+— it could not connect, or the connection dropped before the answer was
+complete — so the router may send it to another copy; anything else (an
+answer with any status, a timeout) is final.
+
+Requests carry the forwarded headers, ``Accept: */*`` and ``Content-Type:
+application/octet-stream`` when the caller gave none (as aiohttp sends them),
+and no ``User-Agent`` or ``Accept-Encoding``.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from moorage.fleet.base import Copy
+from moorage.runtime.http1 import NoAnswer, Pool
 
 
 class CopyUnavailable(Exception):
@@ -26,15 +37,19 @@ class CopyTimeout(Exception):
     """The copy did not answer in time."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     status: int
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # names lower-cased
     body: bytes
+
+
+_DEFAULTS = {"accept": "*/*", "content-type": "application/octet-stream"}
 
 
 class Upstream:
     def __init__(self) -> None:
+        self._pool = Pool()
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -49,19 +64,17 @@ class Upstream:
     async def invoke(
         self, copy: Copy, body: bytes, headers: Mapping[str, str], timeout_s: float
     ) -> Reply:
+        if "accept" not in headers or "content-type" not in headers:
+            headers = {**_DEFAULTS, **headers}
         try:
-            async with self._client().post(
-                f"{copy.url}/invocations",
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
-            ) as response:
-                data = await response.read()
-                return Reply(response.status, response.headers, data)
+            answer = await self._pool.post(
+                copy.host, copy.port, "/invocations", headers, body, timeout_s, copy.unix_socket
+            )
         except TimeoutError:
             raise CopyTimeout() from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+        except (NoAnswer, OSError) as exc:
             raise CopyUnavailable(str(exc)) from None
+        return Reply(answer.status, answer.headers, answer.body)
 
     @asynccontextmanager
     async def stream(
@@ -83,5 +96,6 @@ class Upstream:
             response.release()
 
     async def close(self) -> None:
+        self._pool.close()
         if self._session is not None:
             await self._session.close()
