@@ -170,6 +170,22 @@ def test_alarm_during_canary_bake_rolls_back(
             time.sleep(0.1)
         time.sleep(0.5)
         assert "v2" in {a.tag for a in traffic.answers[-200:]}
+        # During the deployment the new fleet has metrics of its own.
+        fleet = [
+            {"Name": "EndpointName", "Value": name},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+            {"Name": "EndpointConfigName", "Value": f"{name}-c2"},
+        ]
+        stats = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName="Invocations",
+            Dimensions=fleet,
+            StartTime=time.time() - 300,
+            EndTime=time.time() + 60,
+            Period=60,
+            Statistics=["Sum"],
+        )
+        assert sum(p["Sum"] for p in stats["Datapoints"]) > 0
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="testing")
         final, _ = _watch(esm, name)
         after = time.monotonic()

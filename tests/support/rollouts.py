@@ -142,6 +142,7 @@ class Simulation:
     alarm: str | None = None
     alarm_from: float = float("inf")
     history: list[Endpoint] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
     wakes: list[float] = field(default_factory=list)
     driver: RolloutDriver = field(init=False)
 
@@ -163,7 +164,26 @@ class Simulation:
     def step(self) -> Endpoint:
         self.endpoint = self.driver.hook(self.endpoint, self.fleet)
         self.history.append(self.endpoint)
+        self.violations.extend(self._unserved(self.endpoint))
         return self.endpoint
+
+    def _unserved(self, endpoint: Endpoint) -> list[str]:
+        """How this pass's traffic split breaks the rules, if it does.
+
+        Each variant's traffic must add up to 1 and sit on groups whose
+        active instances are healthy now; every variant must be served.
+        """
+        found: list[str] = []
+        for variant, shares in traffic(endpoint).items():
+            if abs(sum(shares.values()) - 1.0) > 1e-9:
+                found.append(f"{variant}: shares {shares}")
+            for group in endpoint.groups:
+                if group.id in shares and self.fleet.ready(group.id, group.target) < group.active:
+                    found.append(f"{group} takes traffic before its instances are healthy")
+        served = {g.variant for g in endpoint.groups if g.active and g.share}
+        if served != {v.name for v in endpoint.variants}:
+            found.append(f"variants {endpoint.variants} served by {endpoint.groups}")
+        return found
 
     def run(self, seconds: float, tick: float = 1.0) -> Endpoint:
         """Passes every ``tick`` seconds for ``seconds`` (or until the deployment ends)."""

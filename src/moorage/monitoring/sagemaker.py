@@ -14,6 +14,12 @@ overhead_s)``) and writes what SageMaker publishes to CloudWatch, in the
 | ``ModelLatency`` | Microseconds | time the model took |
 | ``OverheadLatency`` | Microseconds | time moorage added |
 
+While an endpoint is being updated the invocation observer also passes the
+name of the endpoint config whose fleet answered, and the same metrics are
+recorded a second time with the dimensions ``EndpointName``,
+``VariantName`` and ``EndpointConfigName``: that is how an alarm (or a
+person) watches the new fleet alone during a deployment, as on SageMaker.
+
 Recording the zeros is what SageMaker does, and what makes ``Average`` of
 the error metrics an error rate. Recorders are built once per variant, so an
 invocation costs five bucket updates and one clock read.
@@ -27,6 +33,8 @@ from moorage.monitoring.keys import MetricKey, StandardUnit
 from moorage.monitoring.store import MetricStore, Recorder
 
 NAMESPACE = "AWS/SageMaker"
+# Recorders kept for (endpoint, variant, config) series; rebuilt when dropped.
+_MAX_FLEETS = 1024
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class InvocationMetrics:
         self._store = store
         self._now = store.clock.now
         self._variants: dict[tuple[str, str], _VariantRecorders] = {}
+        self._fleets: dict[tuple[str, str, str], _VariantRecorders] = {}
 
     def invoked(
         self,
@@ -59,14 +68,22 @@ class InvocationMetrics:
         if found is None:
             found = self._variants[(endpoint, variant)] = self._recorders(endpoint, variant)
         ts = self._now()
-        found.invocations.record(1.0, ts)
-        found.errors_4xx.record(1.0 if 400 <= status < 500 else 0.0, ts)
-        found.errors_5xx.record(1.0 if status >= 500 else 0.0, ts)
-        found.model_latency.record(model_latency_s * 1e6, ts)
-        found.overhead_latency.record(overhead_s * 1e6, ts)
+        _record(found, status, model_latency_s, overhead_s, ts)
+        if config_name is not None:
+            key = (endpoint, variant, config_name)
+            fleet = self._fleets.get(key)
+            if fleet is None:
+                if len(self._fleets) >= _MAX_FLEETS:
+                    self._fleets.clear()
+                fleet = self._fleets[key] = self._recorders(endpoint, variant, config_name)
+            _record(fleet, status, model_latency_s, overhead_s, ts)
 
-    def _recorders(self, endpoint: str, variant: str) -> _VariantRecorders:
+    def _recorders(
+        self, endpoint: str, variant: str, config_name: str | None = None
+    ) -> _VariantRecorders:
         dims = {"EndpointName": endpoint, "VariantName": variant}
+        if config_name is not None:
+            dims["EndpointConfigName"] = config_name
 
         def rec(name: str, unit: StandardUnit) -> Recorder:
             return self._store.recorder(MetricKey.of(NAMESPACE, name, dims), unit.value)
@@ -78,3 +95,13 @@ class InvocationMetrics:
             model_latency=rec("ModelLatency", StandardUnit.MICROSECONDS),
             overhead_latency=rec("OverheadLatency", StandardUnit.MICROSECONDS),
         )
+
+
+def _record(
+    recorders: _VariantRecorders, status: int, model_latency_s: float, overhead_s: float, ts: float
+) -> None:
+    recorders.invocations.record(1.0, ts)
+    recorders.errors_4xx.record(1.0 if 400 <= status < 500 else 0.0, ts)
+    recorders.errors_5xx.record(1.0 if status >= 500 else 0.0, ts)
+    recorders.model_latency.record(model_latency_s * 1e6, ts)
+    recorders.overhead_latency.record(overhead_s * 1e6, ts)
