@@ -38,6 +38,9 @@ SERVING_STATUSES = frozenset(
     {"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"}
 )
 
+# Statuses in which invocation metrics also carry the answering fleet's config name.
+_DEPLOYING = frozenset({"Updating", "RollingBack"})
+
 # Combinations of endpoint name and header values known to pass validation.
 _VALID_CACHE_SIZE = 1024
 
@@ -307,7 +310,8 @@ class Invoker:
     ) -> None:
         now = time.perf_counter()
         model = now - upstream_started
-        config = _config_of(variant, copy)
+        # The fleet's config is a metric dimension only while a deployment runs.
+        config = _config_of(variant, copy) if route.status in _DEPLOYING else None
         try:
             self.observer.invoked(
                 route.name, variant.name, config, status, model, max(0.0, now - started - model)
