@@ -29,6 +29,12 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"moorage serve: --deploy: {exc}", file=sys.stderr)
         return 2
+    if not 0 < args.capture_flush_interval <= 3600:
+        print(
+            "moorage serve: --capture-flush-interval must be above 0 and at most 3600 seconds",
+            file=sys.stderr,
+        )
+        return 2
     image_map = Path(args.image_map).expanduser().resolve() if args.image_map else None
     if image_map is not None:
         try:
@@ -44,6 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
         region=args.region,
         account_id=args.account_id,
         image_map_path=image_map,
+        capture_flush_interval_s=args.capture_flush_interval,
     )
 
     def ready(url: str) -> None:
@@ -116,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=ARTIFACT",
         help="create (if absent) a model, endpoint config and endpoint NAME serving ARTIFACT "
         "(a model.tar.gz path or URL); repeatable",
+    )
+    serve.add_argument(
+        "--capture-flush-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="write captured data at least this often (default 5); see docs/data-capture.md",
     )
     serve.set_defaults(func=_serve)
 

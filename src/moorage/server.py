@@ -20,6 +20,7 @@ from moorage.api.plan_page import PATH as PLAN_PATH
 from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
 from moorage.arns import Partition
+from moorage.capture import CaptureWriter
 from moorage.clock import Clock, SystemClock
 from moorage.coalesce import CoalescingHttpToolsProtocol
 from moorage.control.context import ControlContext
@@ -39,6 +40,9 @@ from moorage.settings import Settings
 from moorage.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
+
+# How long a stop waits for queued capture records to be written.
+CAPTURE_CLOSE_TIMEOUT_S = 20.0
 
 
 class Moorage:
@@ -71,6 +75,7 @@ class Moorage:
         self.cloudwatch = CloudWatch(self.ctx, max_body=settings.max_api_body_bytes)
         self.metrics = self.cloudwatch.metrics
         self.alarms = self.cloudwatch.alarms
+        self.capture = CaptureWriter(clock, flush_interval_s=settings.capture_flush_interval_s)
         self.rollouts.alarms = alarm_check(self.alarms)
         wake_on_transitions(self.alarms, self.reconciler.poke)
         self.invoker = Invoker(
@@ -79,6 +84,7 @@ class Moorage:
             account_id=settings.account_id,
             region=settings.region,
             observer=InvocationMetrics(self.metrics),
+            capture=self.capture,
         )
         self.routes = Routes(
             prefixes=[
@@ -93,16 +99,35 @@ class Moorage:
     async def start(self) -> None:
         """Start background work (the reconciler); called before the port opens."""
         await self.cloudwatch.start()
+        self.capture.start()
         await self.reconciler.start()
 
     async def stop(self) -> None:
         """Stop background work, every copy, and close the store."""
         try:
+            await self._close_capture()
             await self.cloudwatch.stop()
             await self.reconciler.stop()
             await self.upstream.close()
         finally:
             self.store.close()
+
+    async def _close_capture(self) -> None:
+        # Requests have finished by now: write every captured pair still queued.
+        if not await self.capture.aclose(CAPTURE_CLOSE_TIMEOUT_S):
+            log.warning(
+                "data capture: %d records were still unwritten after %.0f s",
+                self.capture.stats.pending,
+                CAPTURE_CLOSE_TIMEOUT_S,
+            )
+        stats = self.capture.stats
+        if stats.failed or stats.dropped:
+            log.warning(
+                "data capture: %d records failed to be written, %d were dropped (last error: %s)",
+                stats.failed,
+                stats.dropped,
+                stats.last_error,
+            )
 
 
 async def serve(

@@ -29,6 +29,8 @@ class Settings:
     max_api_body_bytes: int = 16 * 1024 * 1024
     # An optional image map file (see docs/images.md); None → data_dir/images.json.
     image_map_path: Path | None = None
+    # Longest a captured pair waits in memory before it is written (docs/data-capture.md).
+    capture_flush_interval_s: float = 5.0
 
     @property
     def db_path(self) -> Path:

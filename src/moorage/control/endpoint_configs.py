@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moorage.capture import CaptureConfig, CaptureConfigError
 from moorage.control.context import ControlContext
 from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.tags import check_tag_count, tag_pairs
@@ -54,6 +55,16 @@ def summary_wire(config: EndpointConfig) -> dict[str, Any]:
         "EndpointConfigArn": config.arn,
         "CreationTime": config.created,
     }
+
+
+def _check_capture(capture: dict[str, Any] | None) -> None:
+    """Refuse a DataCaptureConfig that passed the shape but cannot be written to."""
+    if capture is None:
+        return
+    try:
+        CaptureConfig.from_data_capture_config(capture)
+    except CaptureConfigError as exc:
+        raise ValidationError(f"DataCaptureConfig is not valid: {exc}.") from None
 
 
 class EndpointConfigsService:
@@ -135,6 +146,7 @@ class EndpointConfigsService:
         if self.ctx.store.get(KIND, name) is not None:
             raise ValidationError(f'Cannot create already existing endpoint configuration "{arn}".')
         self._check_variants(params)
+        _check_capture(params.get("DataCaptureConfig"))
         tags = tag_pairs(params.get("Tags"))
         check_tag_count(tags)
         spec = {k: v for k, v in params.items() if k != "Tags"}

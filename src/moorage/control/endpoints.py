@@ -113,12 +113,34 @@ def variant_wire(
     return wire
 
 
+def capture_summary(config: EndpointConfig | None) -> dict[str, Any] | None:
+    """DescribeEndpoint's ``DataCaptureConfig`` (``DataCaptureConfigSummary``).
+
+    It is the current endpoint config's ``DataCaptureConfig``: during an
+    update, the config being replaced. ``CaptureStatus`` is ``Started``
+    when capture is enabled, ``Stopped`` when ``EnableCapture`` is false;
+    ``KmsKeyId`` is left out when the config names none, as AWS does.
+    """
+    capture = config.capture if config is not None else None
+    if not capture:
+        return None
+    enabled = bool(capture.get("EnableCapture", True))
+    return {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage"),
+        "DestinationS3Uri": capture.get("DestinationS3Uri"),
+        "KmsKeyId": capture.get("KmsKeyId"),
+    }
+
+
 def describe_wire(endpoint: Endpoint, config: EndpointConfig | None) -> dict[str, Any]:
     return {
         "EndpointName": endpoint.name,
         "EndpointArn": endpoint.arn,
         "EndpointConfigName": endpoint.config_name,
         "ProductionVariants": [variant_wire(endpoint, v, config) for v in endpoint.variants],
+        "DataCaptureConfig": capture_summary(config),
         "EndpointStatus": endpoint.status.value,
         "FailureReason": endpoint.failure_reason,
         "CreationTime": endpoint.created,

@@ -31,6 +31,7 @@ from moorage.domain.endpoint import (
 )
 from moorage.domain.endpoint_config import EndpointConfig, Routing
 from moorage.fleet.base import Copy, CopySpec, Fleet, StartFailed
+from moorage.runtime.capture import CaptureConfigs
 from moorage.runtime.router import Router
 from moorage.runtime.snapshot import EndpointRoute, GroupRoute, VariantRoute
 from moorage.store.base import Store
@@ -76,6 +77,7 @@ class Reconciler:
         self._task: asyncio.Task[None] | None = None
         self._hooks: list[Hook] = []
         self._wake_at: float | None = None
+        self._captures = CaptureConfigs()
         fleet.on_exit(self._copy_exited)
 
     # -- loop -------------------------------------------------------------
@@ -393,7 +395,12 @@ class Reconciler:
                 if spec is not None:
                     routing = spec.routing
                 groups.append(
-                    GroupRoute(group.config_name, group.share, self._active_copies(group, slots))
+                    GroupRoute(
+                        group.config_name,
+                        group.share,
+                        self._active_copies(group, slots),
+                        capture=self._captures.of(group.config_name, config),
+                    )
                 )
             variants.append(VariantRoute(variant.name, variant.weight, routing, tuple(groups)))
         component_based = any(c.component_based for c in configs.values())
@@ -404,7 +411,7 @@ class Reconciler:
                     v.name,
                     v.weight,
                     v.routing,
-                    tuple((g.share, tuple(map(id, g.copies))) for g in v.groups),
+                    tuple((g.share, tuple(map(id, g.copies)), g.capture) for g in v.groups),
                 )
                 for v in variants
             ),

@@ -6,6 +6,8 @@ on the server's one port. This is the hot path: the request is read with the
 ``X-Amzn-SageMaker-Target-Variant``, copy by the variant's routing strategy)
 and proxied to the copy's ``/invocations``. A copy that gives no answer at
 all (refused or dropped connection) is replaced by another copy once.
+Answered invocations are offered to data capture (:mod:`moorage.runtime.capture`)
+with the capture config of the fleet that answered.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from typing import Protocol
 from moorage.api.http import BodyTooLarge, ClientDisconnected, Receive, Scope, Send, read_body
 from moorage.api.service_models import SAGEMAKER_RUNTIME, operation_model
 from moorage.api.validate import validate
+from moorage.capture import CaptureWriter
 from moorage.errors import ServiceError
 from moorage.fleet.base import Copy
 from moorage.runtime import errors
+from moorage.runtime.capture import InvocationCapture, StreamedOutput
 from moorage.runtime.errors import RuntimeError_
 from moorage.runtime.router import Router
 from moorage.runtime.snapshot import EndpointRoute, VariantRoute
@@ -119,12 +123,14 @@ class Invoker:
         region: str,
         observer: InvocationObserver | None = None,
         timeout_s: float = INVOCATION_TIMEOUT_S,
+        capture: CaptureWriter | None = None,
     ) -> None:
         self.router = router
         self.upstream = upstream
         self.account_id = account_id
         self.region = region
         self.observer: InvocationObserver = observer or NoObserver()
+        self.capture = InvocationCapture(capture)
         self.timeout_s = timeout_s
         self.rng = random.Random()
         self._invoke_shape = operation_model(SAGEMAKER_RUNTIME, "InvokeEndpoint").input_shape
@@ -296,6 +302,17 @@ class Invoker:
         custom = reply.headers.get("x-amzn-sagemaker-custom-attributes")
         if custom is not None:
             out.append((b"x-amzn-sagemaker-custom-attributes", custom.encode("latin-1")))
+        capture = self.capture.decide(variant, copy)
+        if capture is not None:
+            self.capture.offer(
+                capture,
+                route.name,
+                variant.name,
+                request.headers,
+                request.body,
+                reply.body,
+                content_type,
+            )
         await send({"type": "http.response.start", "status": 200, "headers": out})
         await send({"type": "http.response.body", "body": reply.body})
 
@@ -330,10 +347,22 @@ class Invoker:
         headers = self._forward_headers(request)
         copy = self._pick(variant, route, None)
         for attempt in range(2):
+            capture = self.capture.decide(variant, copy)
+            output = None if capture is None else StreamedOutput(keep=capture.capture_output)
             try:
                 status = await stream_reply(
-                    self, request, route, variant, copy, headers, send, started
+                    self, request, route, variant, copy, headers, send, started, output
                 )
+                if capture is not None and output is not None and output.complete:
+                    self.capture.offer(
+                        capture,
+                        route.name,
+                        variant.name,
+                        request.headers,
+                        request.body,
+                        output.body,
+                        output.content_type,
+                    )
                 return
             except CopyUnavailable:
                 if attempt == 1:

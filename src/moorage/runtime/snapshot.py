@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from moorage.capture import CaptureConfig
 from moorage.domain.endpoint_config import Routing
 from moorage.fleet.base import Copy
 
@@ -23,6 +24,8 @@ class GroupRoute:
     config_name: str
     share: float
     copies: tuple[Copy, ...]
+    # The config's parsed DataCaptureConfig (moorage.runtime.capture), if any.
+    capture: CaptureConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,18 @@ class VariantRoute:
     @property
     def serving(self) -> bool:
         return bool(self.live_groups)
+
+    @cached_property
+    def capturing(self) -> bool:
+        """Whether any group's config captures data."""
+        return any(g.capture is not None and g.capture.enabled for g in self.groups)
+
+    def group_of(self, copy: Copy) -> GroupRoute | None:
+        """The group ``copy`` belongs to (the config that serves through it)."""
+        for group in self.groups:
+            if copy in group.copies:
+                return group
+        return None
 
     def pick_group(self, rng: random.Random) -> GroupRoute | None:
         live = self.live_groups

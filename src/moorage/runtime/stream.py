@@ -4,7 +4,10 @@ The copy streams its answer with chunked transfer encoding; each chunk is
 forwarded at once as a ``PayloadPart`` event. If the copy answers non-2xx
 before streaming, the caller gets a ``ModelError`` like InvokeEndpoint; if
 the stream breaks midway, a ``ModelStreamError`` event ends it (the HTTP
-status is already 200 by then, as with SageMaker).
+status is already 200 by then, as with SageMaker). When the invocation is
+captured, the chunks are also kept in a
+:class:`~moorage.runtime.capture.StreamedOutput`, complete only if the
+stream ended normally.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from moorage.api.eventstream import model_stream_error_event, payload_part_event
 from moorage.api.http import Send
 from moorage.fleet.base import Copy
 from moorage.runtime import errors
+from moorage.runtime.capture import StreamedOutput
 from moorage.runtime.snapshot import EndpointRoute, VariantRoute
 from moorage.runtime.upstream import CopyTimeout
 
@@ -35,6 +39,7 @@ async def stream_reply(
     headers: Mapping[str, str],
     send: Send,
     started: float,
+    output: StreamedOutput | None = None,
 ) -> int:
     copy.inflight += 1
     upstream_started = time.perf_counter()
@@ -66,9 +71,13 @@ async def stream_reply(
                 if custom is not None:
                     out.append((b"x-amzn-sagemaker-custom-attributes", custom.encode("latin-1")))
                 await send({"type": "http.response.start", "status": 200, "headers": out})
+                if output is not None:
+                    output.content_type = response.headers.get("Content-Type")
                 try:
                     async for chunk in response.content.iter_any():
                         if chunk:
+                            if output is not None:
+                                output.add(chunk)
                             await send(
                                 {
                                     "type": "http.response.body",
@@ -88,6 +97,9 @@ async def stream_reply(
                             "more_body": True,
                         }
                     )
+                else:
+                    if output is not None:
+                        output.finish()
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 invoker._observe(route, variant, copy, 200, upstream_started, started)
                 return 200
