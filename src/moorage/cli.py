@@ -3,6 +3,8 @@
 ``moorage serve`` runs the server in the foreground; it prints one line with
 its URL once it accepts requests and stops cleanly on SIGINT or SIGTERM.
 This command line is how users, tests and benchmarks start moorage.
+``moorage plan`` (:mod:`moorage.plan_client`) and ``moorage replay``
+(:mod:`moorage.replay`) work against a running server.
 """
 
 from __future__ import annotations
@@ -95,6 +97,29 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    import json
+
+    from moorage.capture import CaptureReadError, read_capture
+    from moorage.replay import ReplayError, ReplayReport, format_report, replay, runtime_client
+
+    report = ReplayReport(args.capture, args.endpoint, args.variant, args.url)
+    try:
+        replay(read_capture(args.capture), runtime_client(args.url), report, limit=args.limit)
+    except (CaptureReadError, ReplayError) as exc:
+        print(f"moorage replay: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_json(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moorage", description="Self-hosted Amazon SageMaker real-time hosting."
@@ -146,6 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--url", default="http://127.0.0.1:8484", help="the moorage server")
     plan.add_argument("--json", action="store_true", help="print the plan document as JSON")
     plan.set_defaults(func=_plan)
+
+    replay = commands.add_parser(
+        "replay",
+        help="send captured requests to an endpoint again and compare the answers",
+        description="Read data-capture records (file://, a path or s3://; a file or a prefix), "
+        "send each captured request to the endpoint through InvokeEndpoint and report how the "
+        "answers differ from the captured ones, and the replay's latencies. "
+        "See docs/data-capture.md.",
+    )
+    replay.add_argument("capture", metavar="CAPTURE_URI", help="capture file, folder or prefix")
+    replay.add_argument("--endpoint", required=True, help="endpoint to send the requests to")
+    replay.add_argument("--variant", default=None, help="send every request to this variant")
+    replay.add_argument("--url", default="http://127.0.0.1:8484", help="the moorage server")
+    replay.add_argument(
+        "--limit", type=_positive, default=None, metavar="N", help="send at most N requests"
+    )
+    replay.add_argument("--json", action="store_true", help="print the report as JSON")
+    replay.set_defaults(func=_replay)
     return parser
 
 

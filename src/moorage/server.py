@@ -35,6 +35,7 @@ from moorage.monitoring import InvocationMetrics
 from moorage.quickdeploy import QuickDeploy, deploy, how_to_invoke
 from moorage.runtime.invoke import Invoker
 from moorage.runtime.router import Router
+from moorage.runtime.shadow import ShadowMirror
 from moorage.runtime.upstream import Upstream
 from moorage.settings import Settings
 from moorage.store.sqlite import SqliteStore
@@ -78,13 +79,18 @@ class Moorage:
         self.capture = CaptureWriter(clock, flush_interval_s=settings.capture_flush_interval_s)
         self.rollouts.alarms = alarm_check(self.alarms)
         wake_on_transitions(self.alarms, self.reconciler.poke)
+        self.invocation_metrics = InvocationMetrics(self.metrics)
+        self.shadows = ShadowMirror(
+            self.router, self.upstream, self.invocation_metrics, capture=self.capture
+        )
         self.invoker = Invoker(
             self.router,
             self.upstream,
             account_id=settings.account_id,
             region=settings.region,
-            observer=InvocationMetrics(self.metrics),
+            observer=self.invocation_metrics,
             capture=self.capture,
+            shadows=self.shadows,
         )
         self.routes = Routes(
             prefixes=[
@@ -105,6 +111,7 @@ class Moorage:
     async def stop(self) -> None:
         """Stop background work, every copy, and close the store."""
         try:
+            await self.shadows.aclose()
             await self._close_capture()
             await self.cloudwatch.stop()
             await self.reconciler.stop()

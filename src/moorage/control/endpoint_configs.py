@@ -104,6 +104,17 @@ class EndpointConfigsService:
             raise ValidationError(
                 "ShadowProductionVariants are not supported on endpoints for inference components."
             )
+        if shadows and (len(variants) != 1 or len(shadows) != 1):
+            raise ValidationError(
+                "An endpoint configuration with ShadowProductionVariants must have exactly one "
+                "production variant and one shadow variant."
+            )
+        for shadow in shadows:
+            if "ServerlessConfig" in shadow or "ServerlessConfig" in variants[0]:
+                raise ValidationError(
+                    f"Variant {shadow['VariantName']}: shadow variants are not supported with "
+                    "ServerlessConfig."
+                )
         for variant in (*variants, *shadows):
             self._check_variant(variant, model_based=bool(with_model))
 

@@ -55,7 +55,8 @@ def initial_state(
 ) -> Endpoint:
     groups = []
     variants = []
-    for index, variant in enumerate(config.variants, start=1):
+    shadows = {v.name for v in config.shadow_variants}
+    for index, variant in enumerate((*config.variants, *config.shadow_variants), start=1):
         count = variant.initial_instance_count
         groups.append(
             Group(
@@ -69,7 +70,13 @@ def initial_state(
             )
         )
         variants.append(
-            VariantState(variant.name, variant.initial_weight, variant.initial_weight, count)
+            VariantState(
+                variant.name,
+                variant.initial_weight,
+                variant.initial_weight,
+                count,
+                shadow=variant.name in shadows,
+            )
         )
     return Endpoint(
         name=name,
@@ -139,7 +146,13 @@ def describe_wire(endpoint: Endpoint, config: EndpointConfig | None) -> dict[str
         "EndpointName": endpoint.name,
         "EndpointArn": endpoint.arn,
         "EndpointConfigName": endpoint.config_name,
-        "ProductionVariants": [variant_wire(endpoint, v, config) for v in endpoint.variants],
+        "ProductionVariants": [
+            variant_wire(endpoint, v, config) for v in endpoint.production_variants
+        ],
+        "ShadowProductionVariants": [
+            variant_wire(endpoint, v, config) for v in endpoint.shadow_variants
+        ]
+        or None,
         "DataCaptureConfig": capture_summary(config),
         "EndpointStatus": endpoint.status.value,
         "FailureReason": endpoint.failure_reason,

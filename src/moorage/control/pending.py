@@ -31,11 +31,12 @@ def pending_summary(endpoint: Endpoint) -> dict[str, Any] | None:
         return None
     status, message, since = variant_status(deployment)
     layouts = deployment.rollout.current.layouts
-    variants = []
+    variants: list[dict[str, Any]] = []
+    shadows: list[dict[str, Any]] = []
     for variant in deployment.new_variants:
         layout = layouts.get(variant.name)
         ids = deployment.fleets.get(variant.name)
-        variants.append(
+        (shadows if variant.shadow else variants).append(
             {
                 "VariantName": variant.name,
                 "CurrentWeight": variant.weight * (layout.green_share if layout else 0.0),
@@ -49,5 +50,6 @@ def pending_summary(endpoint: Endpoint) -> dict[str, Any] | None:
     return {
         "EndpointConfigName": deployment.new_config,
         "ProductionVariants": variants,
+        "ShadowProductionVariants": shadows or None,
         "StartTime": deployment.rollout.started,
     }

@@ -58,9 +58,11 @@ def plan_update(
     current = _current_counts(endpoint)
     new_variants: list[VariantState] = []
     fleets: dict[str, Fleet] = {}
+    shadow_fleets: dict[str, Fleet] = {}
     ids: dict[str, FleetIds] = {}
     next_group = endpoint.next_group
-    for spec in config.variants:
+    shadow_names = {v.name for v in config.shadow_variants}
+    for spec in (*config.variants, *config.shadow_variants):
         count = spec.initial_instance_count
         weight = spec.initial_weight
         old = endpoint.variant(spec.name)
@@ -69,9 +71,10 @@ def plan_update(
                 count = old.desired_count
             if "DesiredWeight" not in exclude:
                 weight = old.desired_weight
-        new_variants.append(VariantState(spec.name, weight, weight, count))
+        shadow = spec.name in shadow_names
+        new_variants.append(VariantState(spec.name, weight, weight, count, shadow=shadow))
         blue = current.get(spec.name)
-        fleets[spec.name] = Fleet(blue[1] if blue else 0, count)
+        (shadow_fleets if shadow else fleets)[spec.name] = Fleet(blue[1] if blue else 0, count)
         ids[spec.name] = FleetIds(
             blue[0] if blue else None,
             f"g{next_group}",
@@ -79,15 +82,18 @@ def plan_update(
             spec.instance_type or "serverless",
         )
         next_group += 1
+    old_shadows = {v.name for v in endpoint.shadow_variants}
     for variant, (group_id, count, instance_type) in current.items():
-        if variant not in fleets:
-            fleets[variant] = Fleet(count, 0)
+        if variant not in fleets and variant not in shadow_fleets:
+            (shadow_fleets if variant in old_shadows else fleets)[variant] = Fleet(count, 0)
             ids[variant] = FleetIds(group_id, None, instance_type, "")
-    same_variants = {v.name for v in endpoint.variants} == {v.name for v in config.variants}
-    steps = plan_steps(policy, fleets)
+    same_variants = {v.name for v in endpoint.production_variants} == {
+        v.name for v in config.variants
+    }
+    steps = plan_steps(policy, fleets, shadow_fleets)
     check_policy(
         policy,
-        {v.name: v.desired_count for v in new_variants},
+        {v.name: v.desired_count for v in new_variants if not v.shadow},
         same_variants=same_variants,
         explicit=bool(
             deployment_config
@@ -104,7 +110,7 @@ def plan_update(
     state = rollout_machine.start(
         kind="update",
         steps=steps,
-        blue_counts={v: f.blue for v, f in fleets.items()},
+        blue_counts={v: f.blue for v, f in (*fleets.items(), *shadow_fleets.items())},
         rollback_batch=rollback_batch,
         alarms=policy.alarms,
         now=now,
@@ -155,7 +161,9 @@ def plan_capacities(
         desired_count = int(item.get("DesiredInstanceCount", variant.desired_count))
         weight = float(item.get("DesiredWeight", variant.desired_weight))
         changes[variant.name] = (count, desired_count)
-        variants.append(VariantState(variant.name, weight, weight, desired_count))
+        variants.append(
+            VariantState(variant.name, weight, weight, desired_count, shadow=variant.shadow)
+        )
         ids[variant.name] = FleetIds(group_id, None, instance_type, "")
     steps = capacity_steps(changes)
     state = rollout_machine.start(

@@ -33,7 +33,13 @@ from moorage.domain.endpoint_config import EndpointConfig, Routing
 from moorage.fleet.base import Copy, CopySpec, Fleet, StartFailed
 from moorage.runtime.capture import CaptureConfigs
 from moorage.runtime.router import Router
-from moorage.runtime.snapshot import EndpointRoute, GroupRoute, VariantRoute
+from moorage.runtime.snapshot import (
+    EndpointRoute,
+    GroupRoute,
+    ShadowRoute,
+    VariantRoute,
+    sampling_fraction,
+)
 from moorage.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -416,15 +422,23 @@ class Reconciler:
                 for v in variants
             ),
         )
-        if signature == slots.route_signature:
+        # Shadow variants are routed apart: copies of production requests, never answers.
+        flags = tuple(v.shadow for v in endpoint.variants)
+        if (signature, flags) == slots.route_signature:
             return
-        slots.route_signature = signature
+        slots.route_signature = (signature, flags)
+        production_weight = sum(v.weight for v in endpoint.production_variants)
         self.router.publish(
             EndpointRoute.build(
                 endpoint.name,
                 endpoint.status.value,
-                tuple(variants),
+                tuple(r for r, shadow in zip(variants, flags, strict=True) if not shadow),
                 component_based=component_based,
+                shadows=tuple(
+                    ShadowRoute(r, sampling_fraction(r.weight, production_weight))
+                    for r, shadow in zip(variants, flags, strict=True)
+                    if shadow
+                ),
             )
         )
 

@@ -234,10 +234,42 @@ def rollback_steps(
     return steps
 
 
-def plan_steps(policy: Policy, fleets: Mapping[str, Fleet]) -> list[Step]:
+def plan_steps(
+    policy: Policy, fleets: Mapping[str, Fleet], shadows: Mapping[str, Fleet] | None = None
+) -> list[Step]:
+    """The steps for the production ``fleets``, with the ``shadows`` following along."""
     if isinstance(policy.update, Rolling):
-        return rolling_steps(policy.update, fleets)
-    return blue_green_steps(policy.update, fleets)
+        steps = rolling_steps(policy.update, fleets)
+    else:
+        steps = blue_green_steps(policy.update, fleets)
+    return with_shadows(steps, shadows or {})
+
+
+def with_shadows(steps: list[Step], shadows: Mapping[str, Fleet]) -> list[Step]:
+    """Add the shadow variants' fleets to production ``steps``, blue/green all at once.
+
+    A shadow variant takes no caller traffic, so canary and linear shares
+    and rolling batches mean nothing for it: its new fleet is provisioned
+    with the first step (readiness is awaited with the production fleet's),
+    takes over the mirrored requests when the endpoint switches to the new
+    variants, and its old fleet stops with the last step.
+    """
+    if not shadows or not steps:
+        return steps
+    switch_at = next((i for i, s in enumerate(steps) if s.switch), len(steps) - 1)
+    last = len(steps) - 1
+    result = []
+    for index, step in enumerate(steps):
+        layouts = dict(step.layouts)
+        for variant, fleet in shadows.items():
+            if index < switch_at:
+                layouts[variant] = Layout(fleet.blue, fleet.blue, fleet.green, 0, 0.0)
+            elif index < last:
+                layouts[variant] = Layout(fleet.blue, 0, fleet.green, fleet.green, 1.0)
+            else:
+                layouts[variant] = Layout(0, 0, fleet.green, fleet.green, 1.0)
+        result.append(replace(step, layouts=layouts))
+    return result
 
 
 def total_wait_s(steps: list[Step]) -> float:

@@ -1,9 +1,9 @@
 """Endpoints: desired state written by control/, observed state by deploy/.
 
 An endpoint serves the variants of its current endpoint config. Each variant
-runs one or more *groups*: the instances of that variant built from one
-endpoint config (a blue/green update adds a green group beside the blue
-one). A group says how many instances to keep running (``target``), how many
+(production or shadow) runs one or more *groups*: the instances of that
+variant built from one endpoint config (a blue/green update adds a green
+group beside the blue one). A group says how many instances to keep running (``target``), how many
 of them take traffic (``active``) and what fraction of the variant's
 traffic it receives (``share``). The reconciler keeps processes matching the
 groups and writes back what it observes (``observed``: instance counts,
@@ -70,20 +70,30 @@ class Group:
 
 @dataclass(frozen=True)
 class VariantState:
-    """A production variant as the endpoint currently serves it."""
+    """A variant as the endpoint currently serves it.
+
+    A *shadow* variant (``ShadowProductionVariants``) never answers callers:
+    it receives a sampled copy of the production variant's requests, the
+    share given by its weight over the production weight
+    (:func:`moorage.runtime.snapshot.sampling_fraction`).
+    """
 
     name: str
     weight: float
     desired_weight: float
     desired_count: int
+    shadow: bool = False
 
     def to_doc(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "name": self.name,
             "weight": self.weight,
             "desired_weight": self.desired_weight,
             "desired_count": self.desired_count,
         }
+        if self.shadow:
+            doc["shadow"] = True
+        return doc
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> VariantState:
@@ -92,6 +102,7 @@ class VariantState:
             weight=float(doc["weight"]),
             desired_weight=float(doc["desired_weight"]),
             desired_count=int(doc["desired_count"]),
+            shadow=bool(doc.get("shadow", False)),
         )
 
 
@@ -142,6 +153,14 @@ class Endpoint:
             if variant.name == name:
                 return variant
         return None
+
+    @property
+    def production_variants(self) -> tuple[VariantState, ...]:
+        return tuple(v for v in self.variants if not v.shadow)
+
+    @property
+    def shadow_variants(self) -> tuple[VariantState, ...]:
+        return tuple(v for v in self.variants if v.shadow)
 
     def groups_of(self, variant: str) -> tuple[Group, ...]:
         return tuple(g for g in self.groups if g.variant == variant)

@@ -20,6 +20,12 @@ recorded a second time with the dimensions ``EndpointName``,
 ``VariantName`` and ``EndpointConfigName``: that is how an alarm (or a
 person) watches the new fleet alone during a deployment, as on SageMaker.
 
+Requests copied to a shadow variant (:mod:`moorage.runtime.shadow`) are
+recorded the same way under the shadow's ``VariantName``; a copied request
+the shadow could not take (its queue full, no healthy instance) adds 1 to
+``ShadowRequestsDropped`` (Count, dimensions ``EndpointName`` and
+``VariantName``), a moorage metric.
+
 Recording the zeros is what SageMaker does, and what makes ``Average`` of
 the error metrics an error rate. Recorders are built once per variant, so an
 invocation costs five bucket updates and one clock read.
@@ -33,6 +39,7 @@ from moorage.monitoring.keys import MetricKey, StandardUnit
 from moorage.monitoring.store import MetricStore, Recorder
 
 NAMESPACE = "AWS/SageMaker"
+SHADOW_DROPPED = "ShadowRequestsDropped"
 # Recorders kept for (endpoint, variant, config) series; rebuilt when dropped.
 _MAX_FLEETS = 1024
 
@@ -53,6 +60,7 @@ class InvocationMetrics:
         self._store = store
         self._now = store.clock.now
         self._variants: dict[tuple[str, str], _VariantRecorders] = {}
+        self._dropped: dict[tuple[str, str], Recorder] = {}
         self._fleets: dict[tuple[str, str, str], _VariantRecorders] = {}
 
     def invoked(
@@ -77,6 +85,16 @@ class InvocationMetrics:
                     self._fleets.clear()
                 fleet = self._fleets[key] = self._recorders(endpoint, variant, config_name)
             _record(fleet, status, model_latency_s, overhead_s, ts)
+
+    def shadow_dropped(self, endpoint: str, variant: str) -> None:
+        """A request copied to shadow ``variant`` was dropped."""
+        recorder = self._dropped.get((endpoint, variant))
+        if recorder is None:
+            dims = {"EndpointName": endpoint, "VariantName": variant}
+            key = MetricKey.of(NAMESPACE, SHADOW_DROPPED, dims)
+            recorder = self._store.recorder(key, StandardUnit.COUNT.value)
+            self._dropped[(endpoint, variant)] = recorder
+        recorder.record(1.0, self._now())
 
     def _recorders(
         self, endpoint: str, variant: str, config_name: str | None = None

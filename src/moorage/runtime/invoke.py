@@ -29,6 +29,7 @@ from moorage.runtime import errors
 from moorage.runtime.capture import InvocationCapture, StreamedOutput
 from moorage.runtime.errors import RuntimeError_
 from moorage.runtime.router import Router
+from moorage.runtime.shadow import ShadowMirror
 from moorage.runtime.snapshot import EndpointRoute, VariantRoute
 from moorage.runtime.stream import stream_reply
 from moorage.runtime.upstream import CopyTimeout, CopyUnavailable, Reply, Upstream
@@ -124,8 +125,11 @@ class Invoker:
         observer: InvocationObserver | None = None,
         timeout_s: float = INVOCATION_TIMEOUT_S,
         capture: CaptureWriter | None = None,
+        shadows: ShadowMirror | None = None,
     ) -> None:
         self.router = router
+        # Copies answered requests to the endpoint's shadow variants, if it has any.
+        self.shadows = shadows
         self.upstream = upstream
         self.account_id = account_id
         self.region = region
@@ -286,6 +290,8 @@ class Invoker:
                 copy.inflight -= 1
         assert reply is not None
         self._observe(route, variant, copy, reply.status, upstream_started, started)
+        if route.shadows and self.shadows is not None:
+            self.shadows.mirror(route, variant.name, headers, request.body, reply)
         if not 200 <= reply.status < 300:
             raise errors.model_error(
                 variant=variant.name,

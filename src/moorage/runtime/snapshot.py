@@ -98,18 +98,47 @@ def pick_copy(
 
 
 @dataclass(frozen=True)
+class ShadowRoute:
+    """A shadow variant and the fraction of production requests copied to it."""
+
+    variant: VariantRoute
+    fraction: float
+
+
+def sampling_fraction(shadow_weight: float, production_weight: float) -> float:
+    """The share of production requests a shadow variant receives.
+
+    A shadow's weight counts relative to the production variant's, as
+    production weights count relative to each other: a shadow weighted 0.5
+    beside a production variant weighted 1 gets a copy of half the requests;
+    a shadow weighted as much as production or more, every request.
+    """
+    if production_weight <= 0:
+        return 0.0
+    return max(0.0, min(1.0, shadow_weight / production_weight))
+
+
+@dataclass(frozen=True)
 class EndpointRoute:
     name: str
     status: str
     variants: tuple[VariantRoute, ...]
     component_based: bool = False
     by_variant: Mapping[str, VariantRoute] = field(default_factory=dict)
+    # Shadow variants: never picked for an answer, mirrored to (moorage.runtime.shadow).
+    shadows: tuple[ShadowRoute, ...] = ()
 
     @classmethod
     def build(
-        cls, name: str, status: str, variants: tuple[VariantRoute, ...], *, component_based: bool
+        cls,
+        name: str,
+        status: str,
+        variants: tuple[VariantRoute, ...],
+        *,
+        component_based: bool,
+        shadows: tuple[ShadowRoute, ...] = (),
     ) -> EndpointRoute:
-        return cls(name, status, variants, component_based, {v.name: v for v in variants})
+        return cls(name, status, variants, component_based, {v.name: v for v in variants}, shadows)
 
     @cached_property
     def live_variants(self) -> tuple[VariantRoute, ...]:
