@@ -120,6 +120,23 @@ def _positive(text: str) -> int:
     return value
 
 
+def _placement(args: argparse.Namespace) -> int:
+    import json
+
+    from moorage.placement_client import PlacementError, fetch_placement, format_placement
+
+    try:
+        document = fetch_placement(args.url, args.endpoint)
+    except PlacementError as exc:
+        print(f"moorage placement: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"moorage placement: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(document, indent=2) if args.json else format_placement(document))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moorage", description="Self-hosted Amazon SageMaker real-time hosting."
@@ -171,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--url", default="http://127.0.0.1:8484", help="the moorage server")
     plan.add_argument("--json", action="store_true", help="print the plan document as JSON")
     plan.set_defaults(func=_plan)
+
+    placement = commands.add_parser(
+        "placement",
+        help="print where an endpoint's inference-component copies run and the capacity left",
+    )
+    placement.add_argument("endpoint", help="endpoint name")
+    placement.add_argument("--url", default="http://127.0.0.1:8484", help="the moorage server")
+    placement.add_argument("--json", action="store_true", help="print the document as JSON")
+    placement.set_defaults(func=_placement)
 
     replay = commands.add_parser(
         "replay",

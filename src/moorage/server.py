@@ -16,6 +16,8 @@ import uvicorn
 
 from moorage.api.app import App, Routes
 from moorage.api.cloudwatch_api import CloudWatch
+from moorage.api.placement_page import PATH as PLACEMENT_PATH
+from moorage.api.placement_page import PlacementPage
 from moorage.api.plan_page import PATH as PLAN_PATH
 from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
@@ -26,6 +28,7 @@ from moorage.coalesce import CoalescingHttpToolsProtocol
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
 from moorage.deploy.alarm_watch import alarm_check, wake_on_transitions
+from moorage.deploy.components import ComponentRunner
 from moorage.deploy.driver import RolloutDriver
 from moorage.deploy.reconciler import Reconciler
 from moorage.fleet.artifact_preparer import ArtifactPreparer
@@ -66,6 +69,10 @@ class Moorage:
         self.reconciler = Reconciler(self.store, self.fleet, self.router, clock)
         self.rollouts = RolloutDriver(clock, schedule=self.reconciler.wake_at)
         self.reconciler.add_hook(self.rollouts.hook)
+        self.components = ComponentRunner(
+            self.store, self.fleet, self.router, clock, poke=self.reconciler.poke
+        )
+        self.reconciler.add_hook(self.components.hook)
         self.ctx = ControlContext(
             self.store,
             clock,
@@ -96,6 +103,7 @@ class Moorage:
             prefixes=[
                 ("/endpoints/", self.invoker),
                 (PLAN_PATH, PlanPage(self.plane.endpoint_updates)),
+                (PLACEMENT_PATH, PlacementPage(self.plane.inference_components)),
             ]
         )
         self.cloudwatch.install(self.routes)
@@ -114,6 +122,7 @@ class Moorage:
             await self.shadows.aclose()
             await self._close_capture()
             await self.cloudwatch.stop()
+            self.components.close()
             await self.reconciler.stop()
             await self.upstream.close()
         finally:

@@ -16,6 +16,7 @@ def sagemaker_handlers(plane: ControlPlane) -> dict[str, Handler]:
     configs = plane.endpoint_configs
     endpoints = plane.endpoints
     tags = plane.tags
+    components = plane.inference_components
     return {
         "CreateModel": models.create_model,
         "DescribeModel": models.describe_model,
@@ -33,6 +34,14 @@ def sagemaker_handlers(plane: ControlPlane) -> dict[str, Handler]:
         "UpdateEndpointWeightsAndCapacities": (
             plane.endpoint_updates.update_endpoint_weights_and_capacities
         ),
+        "CreateInferenceComponent": components.create_inference_component,
+        "DescribeInferenceComponent": components.describe_inference_component,
+        "ListInferenceComponents": components.list_inference_components,
+        "UpdateInferenceComponent": components.update_inference_component,
+        "UpdateInferenceComponentRuntimeConfig": (
+            components.update_inference_component_runtime_config
+        ),
+        "DeleteInferenceComponent": components.delete_inference_component,
         "AddTags": tags.add_tags,
         "ListTags": tags.list_tags,
         "DeleteTags": tags.delete_tags,

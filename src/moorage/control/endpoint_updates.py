@@ -14,6 +14,7 @@ from moorage.control.endpoints import EndpointsService
 from moorage.deploy.plan_format import plan_document
 from moorage.deploy.planning import UpdatePlan, plan_capacities, plan_update
 from moorage.deploy.policy import PolicyError
+from moorage.domain import inference_component as component_domain
 from moorage.domain.endpoint import Endpoint, EndpointStatus
 from moorage.errors import ValidationError
 
@@ -32,6 +33,19 @@ class EndpointUpdatesService:
             )
         if endpoint.status is not EndpointStatus.IN_SERVICE:
             raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        hosted = [
+            r.name
+            for r in self.ctx.store.list_records(component_domain.KIND)
+            if str(r.doc.get("endpoint", "")).lower() == endpoint.name.lower()
+        ]
+        if hosted:
+            # Copies are placed on the variant's instances; moving them to a new fleet
+            # is not implemented, so the instances must stay as they are.
+            raise ValidationError(
+                f'Cannot update endpoint "{endpoint.arn}": moorage does not yet update an '
+                f"endpoint that hosts inference components ({', '.join(sorted(hosted))}). "
+                "Use managed instance scaling to change its instance count."
+            )
         return endpoint
 
     def _plan(self, params: dict[str, Any]) -> tuple[Endpoint, UpdatePlan]:

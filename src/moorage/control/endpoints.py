@@ -14,6 +14,7 @@ from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.pending import pending_summary
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain import endpoint_config as config_domain
+from moorage.domain import inference_component as component_domain
 from moorage.domain import model as model_domain
 from moorage.domain.endpoint import (
     KIND,
@@ -234,10 +235,24 @@ class EndpointsService:
         endpoint = self.get(params["EndpointName"])
         if endpoint.status in _IN_PROGRESS:
             raise ValidationError(f'Cannot delete in-progress endpoint "{endpoint.arn}".')
+        self._check_no_components(endpoint)
         deleting = endpoint.with_changes(status=EndpointStatus.DELETING, modified=self.ctx.now())
         self.ctx.store.put(deleting.to_record())
         self.ctx.notify(endpoint.name)
         return {}
+
+    def _check_no_components(self, endpoint: Endpoint) -> None:
+        """AWS refuses to delete an endpoint that still hosts inference components."""
+        names = sorted(
+            r.name
+            for r in self.ctx.store.list_records(component_domain.KIND)
+            if str(r.doc.get("endpoint", "")).lower() == endpoint.name.lower()
+        )
+        if names:
+            raise ValidationError(
+                f'Cannot delete endpoint "{endpoint.arn}" because inference components are '
+                f"deployed to it: {', '.join(names)}. Delete the inference components first."
+            )
 
     def list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
         status = params.get("StatusEquals")

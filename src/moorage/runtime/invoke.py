@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from moorage.api.http import BodyTooLarge, ClientDisconnected, Receive, Scope, Send, read_body
@@ -27,6 +27,7 @@ from moorage.errors import ServiceError
 from moorage.fleet.base import Copy
 from moorage.runtime import errors
 from moorage.runtime.capture import InvocationCapture, StreamedOutput
+from moorage.runtime.components import resolve as resolve_component
 from moorage.runtime.errors import RuntimeError_
 from moorage.runtime.router import Router
 from moorage.runtime.shadow import ShadowMirror
@@ -75,6 +76,8 @@ _HEADER_MEMBERS = {
 }
 
 
+_COMPONENT = "x-amzn-sagemaker-inference-component"
+
 # The request headers the router reads (all others are ignored), by raw name.
 _READ = {name.encode(): name for name in (*_FORWARD, *_HEADER_MEMBERS)}
 
@@ -112,6 +115,8 @@ class Request:
     stream: bool
     headers: Mapping[str, str]  # the headers the router reads, by lower-case name
     body: bytes
+    # Headers the platform adds for the copy (an inference component's adapter).
+    upstream: tuple[tuple[str, str], ...] = ()
 
 
 class Invoker:
@@ -150,7 +155,10 @@ class Invoker:
             if request is None:
                 return
             route = self._route(request)
-            variant = self._variant(route, request)
+            if route.component_based or _COMPONENT in request.headers:
+                variant, request = self._component(route, request)
+            else:
+                variant = self._variant(route, request)
             if request.stream:
                 await self._stream(request, route, variant, send, started)
             else:
@@ -237,12 +245,23 @@ class Invoker:
             )
         return picked
 
+    def _component(self, route: EndpointRoute, request: Request) -> tuple[VariantRoute, Request]:
+        """The copies of the inference component the request names (runtime/components.py)."""
+        component = resolve_component(
+            route,
+            self.router.components(route.name),
+            request.headers.get(_COMPONENT),
+            request.headers.get("x-amzn-sagemaker-target-variant"),
+        )
+        return component.variant_route, replace(request, upstream=component.upstream_headers)
+
     def _forward_headers(self, request: Request) -> dict[str, str]:
         headers = {h: request.headers[h] for h in _FORWARD if h in request.headers}
         if request.stream and "x-amzn-sagemaker-accept" in request.headers:
             headers["accept"] = request.headers["x-amzn-sagemaker-accept"]
         elif request.stream:
             headers.pop("accept", None)
+        headers.update(request.upstream)
         return headers
 
     def log_stream_arn(self, route: EndpointRoute, copy: Copy) -> str:
