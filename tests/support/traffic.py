@@ -21,9 +21,13 @@ class Answer:
 class Traffic:
     """``with Traffic(runtime, "endpoint") as traffic: ...`` keeps ``clients`` threads invoking."""
 
-    def __init__(self, runtime: Any, endpoint: str, *, clients: int = 8) -> None:
+    def __init__(
+        self, runtime: Any, endpoint: str, *, clients: int = 8, **invoke_args: Any
+    ) -> None:
         self.runtime = runtime
         self.endpoint = endpoint
+        # More InvokeEndpoint parameters (e.g. InferenceComponentName).
+        self.invoke_args = invoke_args
         self.clients = clients
         self.answers: list[Answer] = []
         self._stop = threading.Event()
@@ -37,6 +41,7 @@ class Traffic:
                     EndpointName=self.endpoint,
                     ContentType="application/json",
                     Body='{"op": "sleep", "seconds": 0.005}',
+                    **self.invoke_args,
                 )
                 tag = json.loads(reply["Body"].read())["tag"]
                 self.answers.append(Answer(started, time.monotonic(), tag, None))

@@ -125,9 +125,10 @@ class InferenceComponentsService:
             )
         variant = self._variant(endpoint, config, params.get("VariantName"))
         spec: Mapping[str, Any] = params["Specification"]
-        self._check(spec, variant, endpoint)
         runtime = params.get("RuntimeConfig")
+        checks.check_specification(spec, variant)
         checks.check_runtime_config(spec, runtime)
+        self._check(spec, variant, endpoint)
         tags = tag_pairs(params.get("Tags"))
         check_tag_count(tags)
         copies = int(runtime["CopyCount"]) if runtime is not None else 0
