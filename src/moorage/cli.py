@@ -37,6 +37,9 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not 0 < args.clock_speed <= 1_000_000:
+        print("moorage serve: --clock-speed must be above 0 and at most 1000000", file=sys.stderr)
+        return 2
     image_map = Path(args.image_map).expanduser().resolve() if args.image_map else None
     if image_map is not None:
         try:
@@ -53,6 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
         account_id=args.account_id,
         image_map_path=image_map,
         capture_flush_interval_s=args.capture_flush_interval,
+        clock_speed=args.clock_speed,
     )
 
     def ready(url: str) -> None:
@@ -152,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8484, help="0 picks a free port")
     serve.add_argument("--data-dir", default=str(default_data_dir()))
     serve.add_argument("--region", default="us-east-1")
+    serve.add_argument(
+        "--clock-speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="run the server's clock FACTOR times faster than real time, to try out "
+        "schedules (inference experiments, bake periods); see docs/shadow-tests.md",
+    )
     serve.add_argument("--account-id", default="123456789012")
     serve.add_argument(
         "--image-map",

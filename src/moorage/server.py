@@ -23,13 +23,14 @@ from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
 from moorage.arns import Partition
 from moorage.capture import CaptureWriter
-from moorage.clock import Clock, SystemClock
+from moorage.clock import Clock, ScaledClock, SystemClock
 from moorage.coalesce import CoalescingHttpToolsProtocol
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
 from moorage.deploy.alarm_watch import alarm_check, wake_on_transitions
 from moorage.deploy.components import ComponentRunner
 from moorage.deploy.driver import RolloutDriver
+from moorage.deploy.experiment_driver import ExperimentDriver
 from moorage.deploy.reconciler import Reconciler
 from moorage.fleet.artifact_preparer import ArtifactPreparer
 from moorage.fleet.images import ImageMap
@@ -62,7 +63,8 @@ class Moorage:
             data_dir=settings.data_dir,
             images=self.images,
             preparer=ArtifactPreparer(settings.data_dir / "cache"),
-            clock=clock,
+            # Processes start and drain in real time whatever the server's clock.
+            clock=SystemClock() if isinstance(clock, ScaledClock) else clock,
         )
         self.router = Router()
         self.upstream = Upstream()
@@ -90,6 +92,15 @@ class Moorage:
         self.shadows = ShadowMirror(
             self.router, self.upstream, self.invocation_metrics, capture=self.capture
         )
+        self.experiments = ExperimentDriver(
+            self.store,
+            clock,
+            self.ctx.partition,
+            wake_at=self.reconciler.wake_at,
+            poke=self.reconciler.poke,
+            capture=self.shadows,
+        )
+        self.reconciler.add_pass_hook(self.experiments.run_pass)
         self.invoker = Invoker(
             self.router,
             self.upstream,
@@ -151,7 +162,11 @@ async def serve(
     on_ready: Callable[[str], None],
     deploys: tuple[QuickDeploy, ...] = (),
 ) -> None:
-    moorage = Moorage(settings, SystemClock())
+    clock: Clock = SystemClock()
+    if settings.clock_speed != 1.0:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        clock = ScaledClock.persistent(settings.data_dir / "clock.json", settings.clock_speed)
+    moorage = Moorage(settings, clock)
     config = uvicorn.Config(
         moorage.app,
         host=settings.host,

@@ -31,6 +31,10 @@ class Settings:
     image_map_path: Path | None = None
     # Longest a captured pair waits in memory before it is written (docs/data-capture.md).
     capture_flush_interval_s: float = 5.0
+    # Above 1, the server's clock runs this many times faster than real time
+    # (moorage.clock.ScaledClock) for trying out experiment schedules; model
+    # processes keep real time for their start-up and drain timeouts.
+    clock_speed: float = 1.0
 
     @property
     def db_path(self) -> Path:

@@ -17,6 +17,7 @@ def sagemaker_handlers(plane: ControlPlane) -> dict[str, Handler]:
     endpoints = plane.endpoints
     tags = plane.tags
     components = plane.inference_components
+    experiments = plane.experiments
     return {
         "CreateModel": models.create_model,
         "DescribeModel": models.describe_model,
@@ -42,6 +43,13 @@ def sagemaker_handlers(plane: ControlPlane) -> dict[str, Handler]:
             components.update_inference_component_runtime_config
         ),
         "DeleteInferenceComponent": components.delete_inference_component,
+        "CreateInferenceExperiment": experiments.create_inference_experiment,
+        "DescribeInferenceExperiment": experiments.describe_inference_experiment,
+        "ListInferenceExperiments": experiments.list_inference_experiments,
+        "UpdateInferenceExperiment": experiments.update_inference_experiment,
+        "StartInferenceExperiment": experiments.start_inference_experiment,
+        "StopInferenceExperiment": experiments.stop_inference_experiment,
+        "DeleteInferenceExperiment": experiments.delete_inference_experiment,
         "AddTags": tags.add_tags,
         "ListTags": tags.list_tags,
         "DeleteTags": tags.delete_tags,

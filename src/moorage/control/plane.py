@@ -6,6 +6,7 @@ from moorage.control.context import ControlContext
 from moorage.control.endpoint_configs import EndpointConfigsService
 from moorage.control.endpoint_updates import EndpointUpdatesService
 from moorage.control.endpoints import EndpointsService
+from moorage.control.experiments import ExperimentsService
 from moorage.control.inference_components import InferenceComponentsService
 from moorage.control.models import ModelsService
 from moorage.control.tags import TagsService
@@ -20,3 +21,4 @@ class ControlPlane:
         self.endpoint_updates = EndpointUpdatesService(ctx, self.endpoints)
         self.inference_components = InferenceComponentsService(ctx, self.endpoints)
         self.tags = TagsService(ctx)
+        self.experiments = ExperimentsService(ctx)

@@ -82,6 +82,7 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._hooks: list[Hook] = []
+        self._pass_hooks: list[Callable[[], None]] = []
         self._wake_at: float | None = None
         self._captures = CaptureConfigs()
         fleet.on_exit(self._copy_exited)
@@ -98,6 +99,14 @@ class Reconciler:
         returns is persisted before any process is started or stopped.
         """
         self._hooks.append(hook)
+
+    def add_pass_hook(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once at the start of every pass, before any endpoint.
+
+        Inference experiments use this: what they write to endpoints is
+        acted on in the same pass.
+        """
+        self._pass_hooks.append(hook)
 
     def wake_at(self, at: float) -> None:
         """Make sure a pass runs at ``at`` (clock time), even if nothing pokes."""
@@ -150,6 +159,11 @@ class Reconciler:
                 self.store.put(restored.to_record())
 
     def reconcile_all(self) -> None:
+        for pass_hook in self._pass_hooks:
+            try:
+                pass_hook()
+            except Exception:
+                log.exception("a reconciler pass hook failed")
         names = {r.key: r.name for r in self.store.list_records(KIND)}
         for key in list(self.endpoints):
             if key not in names:
