@@ -376,6 +376,14 @@ def test_copies_that_do_not_fit_are_refused_and_change_nothing(
     assert name not in components_on(sm, endpoint)
     assert placement_of(server, endpoint) == before
 
+    with pytest.raises(ClientError) as caught:
+        create_component(sm, name, endpoint, model=model, copies=10_001, cpus=0.25, memory=128)
+    assert error_of(caught) == (
+        "ResourceLimitExceeded",
+        f"Inference component {name} would have 10001 copies; moorage runs at most 10000 "
+        "copies of one inference component.",
+    )
+
     # Raising the copy count of an existing component past the capacity: same answer.
     create_component(sm, name, endpoint, model=model, copies=0, cpus=2)
     wait_component(sm, name)

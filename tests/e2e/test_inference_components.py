@@ -92,6 +92,14 @@ def test_two_models_on_one_endpoint(
     answer = invoke(runtime, endpoint, second)
     assert (answer["tag"], answer["env"]) == ("B", "from-the-component")
     assert len(pids(runtime, endpoint, second)) == 2
+    streamed = runtime.invoke_endpoint_with_response_stream(
+        EndpointName=endpoint,
+        InferenceComponentName=second,
+        ContentType="application/json",
+        Body=json.dumps({"op": "stream", "n": 3}),
+    )
+    parts = b"".join(e["PayloadPart"]["Bytes"] for e in streamed["Body"] if "PayloadPart" in e)
+    assert parts == b"chunk-0;chunk-1;chunk-2;"
     assert pids(runtime, endpoint, first).isdisjoint(pids(runtime, endpoint, second))
 
     table = placement(serving, endpoint)

@@ -98,6 +98,12 @@ class InferenceComponentsService:
             state = endpoint.variant(spec.name)
             if spec.instance_type is None or state is None:
                 continue
+            if state.desired_count > plan.MAX_INSTANCES:
+                raise ResourceLimitExceeded(
+                    f"Production variant {spec.name} has {state.desired_count} instances; moorage "
+                    f"places inference components on at most {plan.MAX_INSTANCES} instances of "
+                    "a variant."
+                )
             kind = default_catalog().get(spec.instance_type)
             variants.append(plan.initial_capacity(spec.name, kind, state.desired_count))
         return EndpointPlacement(endpoint.name, endpoint.arn, endpoint.created, tuple(variants))
@@ -201,6 +207,12 @@ class InferenceComponentsService:
         *,
         generation: int,
     ) -> VariantCapacity:
+        placed = len(capacity.copies_of(name))
+        if placed + count > plan.MAX_COPIES:
+            raise ResourceLimitExceeded(
+                f"Inference component {name} would have {placed + count} copies; moorage runs at "
+                f"most {plan.MAX_COPIES} copies of one inference component."
+            )
         try:
             return plan.add_copies(
                 capacity,

@@ -35,6 +35,11 @@ from moorage.placement import (
     remove,
 )
 
+# Bounds that keep one plan cheap (a few placements of at most this many copies
+# over at most this many instances); AWS has account quotas of the same kind.
+MAX_COPIES = 10_000
+MAX_INSTANCES = 1_000
+
 
 @dataclass(frozen=True)
 class ScalingLimits:
@@ -49,7 +54,7 @@ def scaling_limits(variant: VariantSpec) -> ScalingLimits | None:
 
     A bound the config leaves out is the variant's ``InitialInstanceCount``
     (AWS documents no default), so an omitted bound never scales past what
-    was asked for.
+    was asked for. moorage grows a variant to at most :data:`MAX_INSTANCES`.
     """
     managed = variant.managed_scaling
     if managed is None or not managed.enabled:
@@ -57,7 +62,7 @@ def scaling_limits(variant: VariantSpec) -> ScalingLimits | None:
     initial = variant.initial_instance_count
     low = initial if managed.min_instances is None else managed.min_instances
     high = max(low, initial) if managed.max_instances is None else managed.max_instances
-    return ScalingLimits(low, max(low, high))
+    return ScalingLimits(min(low, MAX_INSTANCES), min(max(low, high), MAX_INSTANCES))
 
 
 def instance_id(number: int) -> str:
