@@ -244,16 +244,7 @@ class ExperimentDriver:
     @staticmethod
     def _mark_issued(experiment: Experiment, now: float) -> Experiment:
         assert experiment.change is not None
-        return experiment.with_changes(
-            change=EndpointChange(
-                experiment.change.kind,
-                experiment.change.target_config,
-                experiment.change.spec,
-                experiment.change.desired,
-                issued=True,
-            ),
-            modified=now,
-        )
+        return experiment.with_changes(change=experiment.change.marked_issued(), modified=now)
 
     def _config_spec(self, name: str) -> Mapping[str, Any] | None:
         record = self.store.get(config_domain.KIND, name)

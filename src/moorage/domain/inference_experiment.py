@@ -135,6 +135,9 @@ class EndpointChange:
     desired: tuple[Mapping[str, Any], ...] = ()
     issued: bool = False
 
+    def marked_issued(self) -> EndpointChange:
+        return replace(self, issued=True)
+
     def to_doc(self) -> dict[str, Any]:
         return {
             "kind": self.kind.value,
