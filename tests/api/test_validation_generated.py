@@ -52,6 +52,29 @@ LIST = {
     "CreationTimeAfter": 1.0,
 }
 
+COMPONENT_SPEC = {
+    "ModelName": "m",
+    "Container": {
+        "Image": "img",
+        "ArtifactUrl": "s3://bucket/model.tar.gz",
+        "Environment": {"KEY": "value"},
+    },
+    "StartupParameters": {
+        "ModelDataDownloadTimeoutInSeconds": 600,
+        "ContainerStartupHealthCheckTimeoutInSeconds": 600,
+    },
+    "ComputeResourceRequirements": {
+        "NumberOfCpuCoresRequired": 1.0,
+        "NumberOfAcceleratorDevicesRequired": 1.0,
+        "MinMemoryRequiredInMb": 1024,
+        "MaxMemoryRequiredInMb": 2048,
+        "AcceleratorPartitionType": "mig-1g.10gb",
+    },
+    "BaseInferenceComponentName": "base",
+    "DataCacheConfig": {"EnableCaching": True},
+    "SchedulingConfig": {"PlacementStrategy": "SPREAD"},
+}
+
 # A valid request per implemented operation, as rich as the shapes allow.
 BASELINES: dict[str, dict[str, Any]] = {
     "CreateModel": {
@@ -120,6 +143,43 @@ BASELINES: dict[str, dict[str, Any]] = {
     "DescribeEndpoint": {"EndpointName": "e"},
     "DeleteEndpoint": {"EndpointName": "e"},
     "ListEndpoints": {**LIST, "StatusEquals": "InService", "LastModifiedTimeBefore": 1.0},
+    "CreateInferenceComponent": {
+        "InferenceComponentName": "ic",
+        "EndpointName": "e",
+        "VariantName": "AllTraffic",
+        "Specification": COMPONENT_SPEC,
+        "Specifications": [{**COMPONENT_SPEC, "InstanceType": "ml.m5.large"}],
+        "RuntimeConfig": {"CopyCount": 1},
+        "Tags": TAGS,
+    },
+    "DescribeInferenceComponent": {"InferenceComponentName": "ic"},
+    "ListInferenceComponents": {
+        **LIST,
+        "StatusEquals": "InService",
+        "EndpointNameEquals": "e",
+        "VariantNameEquals": "AllTraffic",
+        "LastModifiedTimeBefore": 1.0,
+        "LastModifiedTimeAfter": 1.0,
+    },
+    "UpdateInferenceComponent": {
+        "InferenceComponentName": "ic",
+        "Specification": COMPONENT_SPEC,
+        "RuntimeConfig": {"CopyCount": 1},
+        "DeploymentConfig": {
+            "RollingUpdatePolicy": {
+                "MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+                "WaitIntervalInSeconds": 0,
+                "MaximumExecutionTimeoutInSeconds": 600,
+                "RollbackMaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 100},
+            },
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "alarm"}]},
+        },
+    },
+    "UpdateInferenceComponentRuntimeConfig": {
+        "InferenceComponentName": "ic",
+        "DesiredRuntimeConfig": {"CopyCount": 1},
+    },
+    "DeleteInferenceComponent": {"InferenceComponentName": "ic"},
     "AddTags": {"ResourceArn": ARN, "Tags": TAGS},
     "ListTags": {"ResourceArn": ARN, "MaxResults": 50, "NextToken": "x"},
     "DeleteTags": {"ResourceArn": ARN, "TagKeys": ["k"]},
