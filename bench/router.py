@@ -76,15 +76,19 @@ BEGIN, END = "<!-- router-table:begin -->", "<!-- router-table:end -->"
 class Server:
     """``moorage serve --port 0`` in its own session; :meth:`stop` leaves nothing running."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, extra_args: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
+        self.extra_args = tuple(extra_args)
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 
     def start(self, timeout_s: float = 30.0) -> None:
         data_dir = str(self.data_dir)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moorage", "serve", "--port", "0", "--data-dir", data_dir],
+            [
+                *(sys.executable, "-m", "moorage", "serve", "--port", "0", "--data-dir", data_dir),
+                *self.extra_args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

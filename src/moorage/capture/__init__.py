@@ -10,7 +10,8 @@ See ``docs/data-capture.md``.
 
 Modules: :mod:`~moorage.capture.config` (the two API shapes),
 :mod:`~moorage.capture.destination` (URLs), :mod:`~moorage.capture.format`
-(records), :mod:`~moorage.capture.keys` (file names),
+(records), :mod:`~moorage.capture.encode` (records straight to lines, for the
+writer), :mod:`~moorage.capture.keys` (file names),
 :mod:`~moorage.capture.sampling`, :mod:`~moorage.capture.sinks` (local files,
 S3 PutObject), :mod:`~moorage.capture.writer` (queue and thread),
 :mod:`~moorage.capture.reader`.

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,8 +40,9 @@ from typing import NamedTuple
 from moorage.artifacts.s3 import S3ClientFactory
 from moorage.capture.config import CaptureConfig
 from moorage.capture.destination import Destination
-from moorage.capture.format import CaptureRecord, Mode, format_time, payload
-from moorage.capture.keys import Hour, object_key
+from moorage.capture.encode import event_ids, record_line
+from moorage.capture.format import format_time
+from moorage.capture.keys import object_key
 from moorage.capture.sampling import Sampler
 from moorage.capture.sinks import SinkError, Sinks
 from moorage.clock import Clock
@@ -54,6 +55,11 @@ DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 DEFAULT_BATCH_RECORDS = 1_000
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 DEFAULT_RETRY_DELAYS_S = (0.5, 2.0)
+# Encoding holds the interpreter lock; the request path (the event loop, in
+# the same process) would otherwise wait up to the 5 ms switch interval for
+# it while a large batch is encoded. Releasing it every so many records
+# bounds that wait to tens of microseconds.
+_YIELD_EVERY = 32
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ class _Pair(NamedTuple):
     response_content_type: str | None
 
 
-_GroupKey = tuple[Destination, str | None, str, str, Hour]
+_GroupKey = tuple[int, str, str, int]
 
 
 class CaptureWriter:
@@ -295,12 +301,32 @@ class CaptureWriter:
                 dropped,
             )
             self._dropped_reported = dropped
+        # Grouped by small keys that hash fast (thousands of pairs per flush):
+        # each config's (destination, KMS key) becomes an int, the UTC hour is
+        # the epoch second // 3600 (what Hour.of distinguishes).
+        targets: dict[tuple[Destination, str | None], int] = {}
+        by_config: dict[int, int] = {}  # id(config) → target; the batch keeps configs alive
         groups: dict[_GroupKey, list[_Pair]] = {}
         for pair in batch:
-            key = (pair.config.destination, pair.config.kms_key_id, pair.endpoint, pair.variant)
-            groups.setdefault((*key, Hour.of(pair.time)), []).append(pair)
-        for (destination, kms_key_id, endpoint, variant, _), pairs in groups.items():
-            self._write_group(destination, kms_key_id, endpoint, variant, pairs)
+            target = by_config.get(id(pair.config))
+            if target is None:
+                value = (pair.config.destination, pair.config.kms_key_id)
+                target = by_config[id(pair.config)] = targets.setdefault(value, len(targets))
+            key = (target, pair.endpoint, pair.variant, int(pair.time) // 3600)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [pair]
+            else:
+                group.append(pair)
+        for pairs in groups.values():
+            first = pairs[0]
+            self._write_group(
+                first.config.destination,
+                first.config.kms_key_id,
+                first.endpoint,
+                first.variant,
+                pairs,
+            )
 
     def _write_group(
         self,
@@ -311,9 +337,22 @@ class CaptureWriter:
         pairs: list[_Pair],
     ) -> None:
         lines: list[str] = []
-        for pair in pairs:
+        for n, (pair, event_id) in enumerate(zip(pairs, event_ids(len(pairs)), strict=True)):
+            if n and n % _YIELD_EVERY == 0:
+                os.sched_yield()  # let the event loop have the interpreter (see _YIELD_EVERY)
             try:
-                lines.append(_record(pair).to_line())
+                lines.append(
+                    record_line(
+                        pair.config,
+                        event_id,
+                        format_time(pair.time),
+                        pair.inference_id,
+                        pair.request,
+                        pair.request_content_type,
+                        pair.response,
+                        pair.response_content_type,
+                    )
+                )
             except Exception as exc:
                 self._count_failed(1, f"a capture record could not be encoded: {exc}")
         if not lines:
@@ -346,18 +385,3 @@ class CaptureWriter:
         with self._lock:
             self._failed += records
             self._last_error = message
-
-
-def _record(pair: _Pair) -> CaptureRecord:
-    config = pair.config
-    return CaptureRecord(
-        event_id=str(uuid.uuid4()),
-        inference_time=format_time(pair.time),
-        endpoint_input=None
-        if pair.request is None
-        else payload(config, Mode.INPUT, pair.request, pair.request_content_type),
-        endpoint_output=None
-        if pair.response is None
-        else payload(config, Mode.OUTPUT, pair.response, pair.response_content_type),
-        inference_id=pair.inference_id,
-    )

@@ -1,0 +1,323 @@
+"""Benchmark: data capture's cost on InvokeEndpoint, 100 % capture vs capture off.
+
+Run with ``.venv/bin/python bench/capture.py`` (``--write`` also puts the
+table into ``docs/benchmarks.md``). It starts ``moorage serve`` on a free
+port in a temporary data dir and deploys the router benchmark's no-op model
+(``bench/router.py``: ``transform_fn`` returns a constant) twice, as two
+one-instance endpoints that differ only in their config's DataCaptureConfig:
+
+- ``off``: no DataCaptureConfig;
+- ``on``: ``InitialSamplingPercentage`` 100, ``InputAndOutput``, JSON
+  content types written as text, to a ``file://`` folder in the data dir.
+
+Both are driven with the router benchmark's load generator and method:
+``--rounds`` rounds after a warm-up, each round sending ``--requests``
+requests to each endpoint back to back, alternating which goes first;
+latencies of all rounds pooled for p50/p99, requests per second the median
+round, and the on/off ratio the median of the rounds' ratios (with its
+range).
+
+The capture writer encodes and writes records on a thread of the server
+process, so its work is part of what ``on`` costs. To charge it to the
+round that caused it, the server flushes every ``--flush-interval`` seconds
+(0.25 by default; 5 is the server's default, which only changes how many
+records a file holds) and each round is followed by an idle pause twice as
+long. The server process's CPU time (all its threads, from
+``/proc/<pid>/task/*/schedstat``) is read around each round plus its pause:
+*server CPU per request* is the least noisy measure of what capture costs,
+as it does not depend on what else the shared machine does.
+
+After the run the server is stopped with SIGTERM and the captured records
+are counted: every request sent to ``on`` (warm-up included) must have been
+written, as a clean stop writes everything queued.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from moorage.capture import read_capture
+from router import (
+    IMAGE,
+    ROLE,
+    OtherLoad,
+    Result,
+    Server,
+    Target,
+    machine,
+    phase,
+    write_model,
+)
+
+ENDPOINTS = {"off": "bench-capture-off", "on": "bench-capture-on"}
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- capture-table:begin -->", "<!-- capture-table:end -->"
+
+
+def _interrupt(sig: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def deploy(url: str, artifact: Path, capture_uri: str) -> None:
+    sm: Any = boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    sm.create_model(
+        ModelName="bench-capture",
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": artifact.as_uri()},
+        ExecutionRoleArn=ROLE,
+    )
+    for kind, name in ENDPOINTS.items():
+        extra: dict[str, Any] = {}
+        if kind == "on":
+            extra["DataCaptureConfig"] = {
+                "InitialSamplingPercentage": 100,
+                "DestinationS3Uri": capture_uri,
+                "CaptureOptions": [{"CaptureMode": "InputAndOutput"}],
+                "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+            }
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "bench-capture",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+            **extra,
+        )
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    for name in ENDPOINTS.values():
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 0.25, "MaxAttempts": 240}
+        )
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU time of every thread of process ``pid`` so far (Linux schedstat, nanoseconds)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+@dataclass
+class Measured:
+    """One endpoint at one concurrency: latencies and rates, and server CPU per request."""
+
+    result: Result
+    cpu_us: list[float]  # per round
+
+    @property
+    def cpu_per_request_us(self) -> float:
+        return statistics.median(self.cpu_us)
+
+
+async def measure(
+    targets: Sequence[Target], args: argparse.Namespace, concurrency: int, pid: int
+) -> list[Measured]:
+    pause = 2 * args.flush_interval
+    for target in targets:
+        await phase(target, concurrency, args.warmup)
+    await asyncio.sleep(pause)
+    measured = {t.name: Measured(Result(t.name, concurrency, [], []), []) for t in targets}
+    for n in range(args.rounds):
+        for target in targets if n % 2 == 0 else list(reversed(targets)):
+            before = server_cpu_s(pid)
+            measured[target.name].result.add(await phase(target, concurrency, args.requests))
+            await asyncio.sleep(pause)  # the round's last records are written meanwhile
+            spent = server_cpu_s(pid) - before
+            measured[target.name].cpu_us.append(spent / args.requests * 1e6)
+    return [measured[t.name] for t in targets]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Capture on vs off at one concurrency; ratios of rounds run back to back."""
+
+    concurrency: int
+    rps_ratios: list[float]
+    p50_delta_ms: float
+    p99_delta_ms: float
+    cpu_off_us: float
+    cpu_on_us: float
+
+    @classmethod
+    def of(cls, off: Measured, on: Measured) -> Comparison:
+        a, b = on.result, off.result
+        ratios = [x / y for x, y in zip(a.round_rps, b.round_rps, strict=True)]
+        return cls(
+            b.concurrency,
+            ratios,
+            a.percentile_ms(0.5) - b.percentile_ms(0.5),
+            a.percentile_ms(0.99) - b.percentile_ms(0.99),
+            off.cpu_per_request_us,
+            on.cpu_per_request_us,
+        )
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.rps_ratios)
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "concurrency": self.concurrency,
+            "on_off_rps_ratio": round(self.ratio, 3),
+            "ratio_min": round(min(self.rps_ratios), 3),
+            "ratio_max": round(max(self.rps_ratios), 3),
+            "p50_delta_ms": round(self.p50_delta_ms, 3),
+            "p99_delta_ms": round(self.p99_delta_ms, 3),
+            "server_cpu_us_per_request_off": round(self.cpu_off_us, 1),
+            "server_cpu_us_per_request_on": round(self.cpu_on_us, 1),
+        }
+
+
+def comparisons(measured: Sequence[Measured]) -> list[Comparison]:
+    by_key = {(m.result.target, m.result.concurrency): m for m in measured}
+    levels = dict.fromkeys(m.result.concurrency for m in measured)
+    return [Comparison.of(by_key[("off", c)], by_key[("on", c)]) for c in levels]
+
+
+def table(measured: Sequence[Measured]) -> str:
+    rows = [
+        "| concurrency | capture | p50 ms | p99 ms | req/s | on/off req/s "
+        "| p50 / p99 delta ms | server CPU µs/request |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    compared = {c.concurrency: c for c in comparisons(measured)}
+    for m in measured:
+        r = m.result
+        ratio = delta = ""
+        cpu = f"{m.cpu_per_request_us:.1f}"
+        if r.target == "on":
+            c = compared[r.concurrency]
+            ratio = f"{c.ratio:.1%} ({min(c.rps_ratios):.0%}..{max(c.rps_ratios):.0%})"
+            delta = f"{c.p50_delta_ms:+.3f} / {c.p99_delta_ms:+.3f}"
+            cpu += f" ({c.cpu_on_us - c.cpu_off_us:+.1f})"
+        rows.append(
+            f"| {r.concurrency} | {r.target} | {r.percentile_ms(0.5):.3f} | "
+            f"{r.percentile_ms(0.99):.3f} | {r.rps:,.0f} | {ratio} | {delta} | {cpu} |"
+        )
+    return "\n".join(rows)
+
+
+def write_doc(text: str) -> None:
+    doc = DOC.read_text()
+    start, end = doc.find(BEGIN), doc.find(END)
+    if start < 0 or end < start:
+        raise RuntimeError(f"{DOC} has no {BEGIN} ... {END} section to replace")
+    DOC.write_text(doc[: start + len(BEGIN)] + "\n" + text + "\n" + doc[end:])
+
+
+@contextlib.contextmanager
+def endpoints(
+    capture_dir: Path, data_dir: Path, artifact: Path, flush_interval_s: float
+) -> Iterator[Server]:
+    """A running server with both endpoints InService; stopped (SIGTERM) on exit."""
+    server = Server(data_dir, ("--capture-flush-interval", str(flush_interval_s)))
+    try:
+        server.start()
+        deploy(server.url, artifact, capture_dir.as_uri())
+        yield server
+    finally:
+        server.stop()
+
+
+async def run(args: argparse.Namespace, url: str, pid: int) -> list[Measured]:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    targets = [
+        Target(kind, host, int(port), f"/endpoints/{name}/invocations")
+        for kind, name in ENDPOINTS.items()
+    ]
+    measured: list[Measured] = []
+    for concurrency in args.concurrency:
+        measured += await measure(targets, args, concurrency, pid)
+    return measured
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--requests", type=int, default=2_000, help="per endpoint, per round")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2_000)
+    parser.add_argument(
+        "--flush-interval", type=float, default=0.25, help="the server's capture flush interval"
+    )
+    parser.add_argument("--write", action="store_true", help=f"put the table into {DOC.name}")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        import uvloop
+
+        loop_factory: Any = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    with tempfile.TemporaryDirectory(prefix="moorage-bench-") as tmp:
+        capture_dir = Path(tmp) / "capture"
+        artifact = write_model(Path(tmp) / "model.tar.gz")
+        with (
+            endpoints(capture_dir, Path(tmp) / "data", artifact, args.flush_interval) as server,
+            asyncio.Runner(loop_factory=loop_factory) as runner,
+        ):
+            assert server.proc is not None
+            other = OtherLoad([server.proc.pid, os.getpid()])
+            measured = runner.run(run(args, server.url, server.proc.pid))
+            other_share = other.share()
+        # The server has stopped: everything it captured is written.
+        captured = sum(1 for _ in read_capture(capture_dir.as_uri()))
+    sent = len(args.concurrency) * (args.warmup + args.rounds * args.requests)
+    report = {
+        "benchmark": "capture",
+        "machine": machine(),
+        "requests_per_round": args.requests,
+        "rounds": args.rounds,
+        "flush_interval_s": args.flush_interval,
+        "other_load": None if other_share is None else round(other_share, 3),
+        "results": [m.result.summary() for m in measured],
+        "comparisons": [c.summary() for c in comparisons(measured)],
+        "captured_records": captured,
+        "requests_to_on": sent,
+    }
+    print(json.dumps(report, indent=2))
+    text = f"Machine: {report['machine']}.\n\n{table(measured)}"
+    print()
+    print(text)
+    print(f"\ncaptured records: {captured:,} of {sent:,} requests sent to the capturing endpoint")
+    if other_share is not None and other_share > 0.05:
+        print(
+            f"\nwarning: other processes used {other_share:.0%} of the CPUs during the run; "
+            "the figures are not representative",
+            file=sys.stderr,
+        )
+    if args.write:
+        write_doc(text)
+    return 0 if captured == sent else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
