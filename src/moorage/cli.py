@@ -117,6 +117,27 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shadow_report(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from botocore.exceptions import BotoCoreError
+
+    from moorage.shadow_report import ReportError, build_report, clients, format_report
+
+    try:
+        sagemaker, cloudwatch = clients(args.url)
+        report = build_report(sagemaker, cloudwatch, args.name, time.time())
+    except ReportError as exc:
+        print(f"moorage shadow-report: {exc}", file=sys.stderr)
+        return 1
+    except BotoCoreError as exc:
+        print(f"moorage shadow-report: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_json(), indent=2) if args.json else format_report(report))
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -227,6 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--json", action="store_true", help="print the report as JSON")
     replay.set_defaults(func=_replay)
+
+    report = commands.add_parser(
+        "shadow-report",
+        help="compare a shadow test's production and shadow variants",
+        description="Print invocations, p50/p99 model latency, errors and dropped shadow "
+        "requests of the production and shadow variants side by side, read from the "
+        "server's CloudWatch metrics over the experiment's time (an endpoint: its last "
+        "14 days). See docs/shadow-tests.md.",
+    )
+    report.add_argument("name", metavar="EXPERIMENT_OR_ENDPOINT")
+    report.add_argument("--url", default="http://127.0.0.1:8484", help="the moorage server")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.set_defaults(func=_shadow_report)
     return parser
 
 
