@@ -20,7 +20,7 @@ from support.components import (
     delete_component,
     wait_component,
 )
-from support.endpoints import IMAGE, create_model, delete
+from support.endpoints import IMAGE, create_model, delete, deploy
 from support.names import unique
 from support.server import MoorageServer
 from support.traffic import Traffic
@@ -225,3 +225,19 @@ def test_a_component_whose_model_cannot_load_fails(
     assert "because it is in Failed state" in caught.value.response["Error"]["Message"]
     delete_component(esm, name)
     delete(esm, endpoint)
+
+
+def test_a_model_endpoint_refuses_a_component_name(
+    esm: Any, runtime: Any, toolbox_url: str
+) -> None:
+    name = unique("ic-model-endpoint")
+    deploy(esm, name, toolbox_url)
+    with pytest.raises(ClientError) as caught:
+        invoke(runtime, name, "some-component")
+    assert caught.value.response["Error"] == {
+        "Code": "ValidationError",
+        "Message": "Inference Component Name header is not allowed for endpoints to which you "
+        "dont plan to deploy inference components. Please remove the Inference Component Name "
+        "header and try again.",
+    }
+    delete(esm, name)
