@@ -75,6 +75,19 @@ COMPONENT_SPEC = {
     "SchedulingConfig": {"PlacementStrategy": "SPREAD"},
 }
 
+EXPERIMENT_VARIANT = {
+    "ModelName": "m",
+    "VariantName": "AllTraffic",
+    "InfrastructureConfig": {
+        "InfrastructureType": "RealTimeInference",
+        "RealTimeInferenceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    },
+}
+SHADOW_MODE = {
+    "SourceModelVariantName": "AllTraffic",
+    "ShadowModelVariants": [{"ShadowModelVariantName": "Shadow", "SamplingPercentage": 10}],
+}
+
 # A valid request per implemented operation, as rich as the shapes allow.
 BASELINES: dict[str, dict[str, Any]] = {
     "CreateModel": {
@@ -180,6 +193,49 @@ BASELINES: dict[str, dict[str, Any]] = {
         "DesiredRuntimeConfig": {"CopyCount": 1},
     },
     "DeleteInferenceComponent": {"InferenceComponentName": "ic"},
+    "CreateInferenceExperiment": {
+        "Name": "x",
+        "Type": "ShadowMode",
+        "Schedule": {"StartTime": 2_000_000_000.0, "EndTime": 2_000_003_600.0},
+        "Description": "d",
+        "RoleArn": ROLE,
+        "EndpointName": "e",
+        "ModelVariants": [EXPERIMENT_VARIANT, {**EXPERIMENT_VARIANT, "VariantName": "Shadow"}],
+        "DataStorageConfig": {
+            "Destination": "s3://bucket/shadow",
+            "KmsKey": "key",
+            "ContentType": {"JsonContentTypes": ["application/json"]},
+        },
+        "ShadowModeConfig": SHADOW_MODE,
+        "KmsKey": "key",
+        "Tags": TAGS,
+    },
+    "DescribeInferenceExperiment": {"Name": "x"},
+    "ListInferenceExperiments": {
+        **LIST,
+        "SortBy": "Status",
+        "Type": "ShadowMode",
+        "StatusEquals": "Running",
+        "LastModifiedTimeBefore": 1.0,
+        "LastModifiedTimeAfter": 1.0,
+    },
+    "UpdateInferenceExperiment": {
+        "Name": "x",
+        "Schedule": {"EndTime": 2_000_003_600.0},
+        "Description": "d",
+        "ModelVariants": [EXPERIMENT_VARIANT],
+        "DataStorageConfig": {"Destination": "s3://bucket/shadow"},
+        "ShadowModeConfig": SHADOW_MODE,
+    },
+    "StartInferenceExperiment": {"Name": "x"},
+    "StopInferenceExperiment": {
+        "Name": "x",
+        "ModelVariantActions": {"AllTraffic": "Remove", "Shadow": "Promote"},
+        "DesiredModelVariants": [EXPERIMENT_VARIANT],
+        "DesiredState": "Completed",
+        "Reason": "r",
+    },
+    "DeleteInferenceExperiment": {"Name": "x"},
     "AddTags": {"ResourceArn": ARN, "Tags": TAGS},
     "ListTags": {"ResourceArn": ARN, "MaxResults": 50, "NextToken": "x"},
     "DeleteTags": {"ResourceArn": ARN, "TagKeys": ["k"]},
