@@ -133,7 +133,8 @@ def test_running_ends_on_schedule_by_going_back_to_the_prior_config() -> None:
     )
     assert stopping.actions == {"Prod": VariantAction.RETAIN, "Shadow": VariantAction.REMOVE}
     assert variant_statuses(stopping) == {"Prod": "InService", "Shadow": "Deleting"}
-    issued = stopping.with_changes(change=stopping.change.marked_issued())  # type: ignore[union-attr]
+    assert stopping.change is not None
+    issued = stopping.with_changes(change=stopping.change.marked_issued())
     done = advance(issued, SERVING, T0 + 230)
     assert done.status is S.COMPLETED
     assert done.completion == T0 + 230
@@ -184,7 +185,8 @@ def test_updating_returns_where_it_came_from() -> None:
     )
     assert variant_statuses(capacity) == {"Prod": "Updating", "Shadow": "Updating"}
     assert advance(capacity, ON_EXPERIMENT, T0) == capacity  # not issued yet
-    issued = capacity.with_changes(change=capacity.change.marked_issued())  # type: ignore[union-attr]
+    assert capacity.change is not None
+    issued = capacity.with_changes(change=capacity.change.marked_issued())
     assert advance(issued, EndpointFacts(True, "Updating", "x", deploying=True), T0) == issued
     assert advance(issued, ON_EXPERIMENT, T0).status is S.RUNNING
 
