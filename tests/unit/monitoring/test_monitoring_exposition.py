@@ -21,8 +21,27 @@ def _invoked() -> MetricStore:
     store = MetricStore(clock)
     metrics = InvocationMetrics(store)
     for status, latency in [(200, 0.010), (200, 0.020), (404, 0.001), (500, 0.030)]:
-        metrics.invoked("shop", "blue", "config", status, latency, 0.0005)
+        metrics.invoked("shop", "blue", None, status, latency, 0.0005)
     return store
+
+
+def test_a_fleet_config_adds_a_series_per_config() -> None:
+    clock = FakeClock(T0 + 10)
+    store = MetricStore(clock)
+    metrics = InvocationMetrics(store)
+    metrics.invoked("shop", "blue", "green-config", 200, 0.010, 0.0005)
+    metrics.invoked("shop", "blue", "blue-config", 500, 0.020, 0.0005)
+    metrics.invoked("shop", "blue", "green-config", 200, 0.030, 0.0005)
+
+    def total(name: str, dims: dict[str, str]) -> float:
+        key = MetricKey.of("AWS/SageMaker", name, dims)
+        [point] = store.get_statistics(key, T0, T0 + 60, 60, ["Sum"])
+        return point.values["Sum"]
+
+    assert total("Invocations", DIMS) == 3
+    assert total("Invocations", {**DIMS, "EndpointConfigName": "green-config"}) == 2
+    assert total("Invocation5XXErrors", {**DIMS, "EndpointConfigName": "green-config"}) == 0
+    assert total("Invocation5XXErrors", {**DIMS, "EndpointConfigName": "blue-config"}) == 1
 
 
 def test_invocations_record_sagemakers_metrics() -> None:
