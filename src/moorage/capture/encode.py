@@ -34,18 +34,28 @@ def record_line(
     response: bytes | None,
     response_content_type: str | None,
 ) -> str:
-    """One record as ``CaptureRecord.to_line()`` would write it (no newline)."""
-    line = '{"captureData":{'
-    if request is not None:
-        line += '"endpointInput":' + _side(config, _INPUT, request, request_content_type)
-        if response is not None:
-            line += ","
+    """One record as ``CaptureRecord.to_line()`` would write it (no newline).
+
+    ``event_id`` and ``inference_time`` are written as given: a UUID and a
+    :func:`~moorage.capture.format.format_time` string need no escaping.
+    """
+    if request is None:
+        sides = ""
+    else:
+        sides = '"endpointInput":' + _side(config, _INPUT, request, request_content_type)
     if response is not None:
-        line += '"endpointOutput":' + _side(config, _OUTPUT, response, response_content_type)
-    line += '},"eventMetadata":{"eventId":' + encode_basestring(event_id)
-    if inference_id is not None:
-        line += ',"inferenceId":' + encode_basestring(inference_id)
-    return line + ',"inferenceTime":' + encode_basestring(inference_time) + '},"eventVersion":"0"}'
+        output = _side(config, _OUTPUT, response, response_content_type)
+        sides = f'{sides},"endpointOutput":{output}' if sides else '"endpointOutput":' + output
+    if inference_id is None:
+        return (
+            f'{{"captureData":{{{sides}}},"eventMetadata":{{"eventId":"{event_id}",'
+            f'"inferenceTime":"{inference_time}"}},"eventVersion":"0"}}'
+        )
+    return (
+        f'{{"captureData":{{{sides}}},"eventMetadata":{{"eventId":"{event_id}",'
+        f'"inferenceId":{encode_basestring(inference_id)},'
+        f'"inferenceTime":"{inference_time}"}},"eventVersion":"0"}}'
+    )
 
 
 def _side(config: CaptureConfig, mode: str, body: bytes, content_type: str | None) -> str:

@@ -337,20 +337,24 @@ class CaptureWriter:
         pairs: list[_Pair],
     ) -> None:
         lines: list[str] = []
-        for n, (pair, event_id) in enumerate(zip(pairs, event_ids(len(pairs)), strict=True)):
-            if n and n % _YIELD_EVERY == 0:
+        append = lines.append
+        ids = event_ids(len(pairs))
+        for n, pair in enumerate(pairs):
+            # Unpacked rather than read by attribute: this loop runs once per record.
+            config, _, _, at, inference_id, request, request_type, response, response_type = pair
+            if n and not n % _YIELD_EVERY:
                 os.sched_yield()  # let the event loop have the interpreter (see _YIELD_EVERY)
             try:
-                lines.append(
+                append(
                     record_line(
-                        pair.config,
-                        event_id,
-                        format_time(pair.time),
-                        pair.inference_id,
-                        pair.request,
-                        pair.request_content_type,
-                        pair.response,
-                        pair.response_content_type,
+                        config,
+                        ids[n],
+                        format_time(at),
+                        inference_id,
+                        request,
+                        request_type,
+                        response,
+                        response_type,
                     )
                 )
             except Exception as exc:
