@@ -72,7 +72,12 @@ class Moorage:
         self.rollouts = RolloutDriver(clock, schedule=self.reconciler.wake_at)
         self.reconciler.add_hook(self.rollouts.hook)
         self.components = ComponentRunner(
-            self.store, self.fleet, self.router, clock, poke=self.reconciler.poke
+            self.store,
+            self.fleet,
+            self.router,
+            clock,
+            poke=self.reconciler.poke,
+            schedule=self.reconciler.wake_at,
         )
         self.reconciler.add_hook(self.components.hook)
         self.ctx = ControlContext(
@@ -87,6 +92,7 @@ class Moorage:
         self.alarms = self.cloudwatch.alarms
         self.capture = CaptureWriter(clock, flush_interval_s=settings.capture_flush_interval_s)
         self.rollouts.alarms = alarm_check(self.alarms)
+        self.components.alarms = alarm_check(self.alarms)
         wake_on_transitions(self.alarms, self.reconciler.poke)
         self.invocation_metrics = InvocationMetrics(self.metrics)
         self.shadows = ShadowMirror(

@@ -405,19 +405,6 @@ def test_updates_that_cannot_be_done(sm: Any, endpoint: str, model: str) -> None
     arn = create_component(sm, name, endpoint, model=model, copies=0)
     wait_component(sm, name)
     with pytest.raises(ClientError) as caught:
-        sm.update_inference_component(
-            InferenceComponentName=name,
-            RuntimeConfig={"CopyCount": 0},
-            DeploymentConfig={
-                "RollingUpdatePolicy": {
-                    "MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
-                    "WaitIntervalInSeconds": 0,
-                }
-            },
-        )
-    assert error_of(caught)[0] == "ValidationException"
-    assert "DeploymentConfig" in error_of(caught)[1] and "not supported" in error_of(caught)[1]
-    with pytest.raises(ClientError) as caught:
         sm.update_inference_component(InferenceComponentName=name)
     assert error_of(caught) == (
         "ValidationException",
@@ -444,6 +431,148 @@ def test_updates_that_cannot_be_done(sm: Any, endpoint: str, model: str) -> None
         "MinMemoryRequiredInMb": 256,
     }
     delete_component(sm, name)
+
+
+def described(sm: Any, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = sm.describe_inference_component(InferenceComponentName=name)
+    found.pop("ResponseMetadata")
+    return found
+
+
+def rolling(batch: tuple[str, int], wait: int = 0, **extra: Any) -> dict[str, Any]:
+    return {
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": {"Type": batch[0], "Value": batch[1]},
+            "WaitIntervalInSeconds": wait,
+            **extra,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("copies", "config", "message"),
+    [
+        (
+            2,
+            rolling(("COPY_COUNT", 2)),
+            "MaximumBatchSize (COPY_COUNT 2) must be between 5% and 50% of the copy count of "
+            "inference component {name} (2 copies); it is 100%.",
+        ),
+        (
+            4,
+            rolling(("CAPACITY_PERCENT", 75)),
+            "MaximumBatchSize (CAPACITY_PERCENT 75) must be between 5% and 50% of the copy "
+            "count of inference component {name} (4 copies); it is 75%.",
+        ),
+        (
+            0,
+            rolling(("CAPACITY_PERCENT", 50)),
+            "A rolling update of inference component {name} needs at least one copy of the new "
+            "specification: RuntimeConfig.CopyCount is 0. Update without a DeploymentConfig to "
+            "scale the component to 0 copies.",
+        ),
+        (
+            2,
+            rolling(("COPY_COUNT", 1), 400, MaximumExecutionTimeoutInSeconds=600),
+            "MaximumExecutionTimeoutInSeconds (600) must be larger than the total waiting time "
+            "of the deployment (800 seconds of WaitIntervalInSeconds, one per batch).",
+        ),
+        (
+            2,
+            rolling(
+                ("COPY_COUNT", 1),
+                RollbackMaximumBatchSize={"Type": "CAPACITY_PERCENT", "Value": 150},
+            ),
+            "RollbackMaximumBatchSize (CAPACITY_PERCENT 150) must be at most 100% of the copy "
+            "count.",
+        ),
+    ],
+)
+def test_rolling_updates_that_break_a_rule_are_refused_and_change_nothing(
+    server: MoorageServer,
+    sm: Any,
+    endpoint: str,
+    model: str,
+    copies: int,
+    config: dict[str, Any],
+    message: str,
+) -> None:
+    name = unique("ic-roll")
+    create_component(sm, name, endpoint, model=model, copies=0)
+    wait_component(sm, name)
+    before = described(sm, name)
+    placed = placement_of(server, endpoint)["variants"]
+    with pytest.raises(ClientError) as caught:
+        sm.update_inference_component(
+            InferenceComponentName=name,
+            Specification={"ModelName": model, "ComputeResourceRequirements": compute(0.25, 256)},
+            RuntimeConfig={"CopyCount": copies},
+            DeploymentConfig=config,
+        )
+    assert error_of(caught) == ("ValidationException", message.format(name=name))
+    assert described(sm, name) == before
+    assert placement_of(server, endpoint)["variants"] == placed
+    delete_component(sm, name)
+
+
+def test_a_rolling_update_whose_batch_cannot_fit_is_refused(
+    server: MoorageServer, sm: Any, endpoint: str, model: str
+) -> None:
+    name = unique("ic-roll-fit")
+    create_component(sm, name, endpoint, model=model, copies=0)
+    wait_component(sm, name)
+    before = described(sm, name)
+    placed = placement_of(server, endpoint)["variants"]
+    # ml.m5.large has 2 vCPUs: the first 1.5-vCPU copy fits, the second does not.
+    with pytest.raises(ClientError) as caught:
+        sm.update_inference_component(
+            InferenceComponentName=name,
+            Specification={"ModelName": model, "ComputeResourceRequirements": compute(1.5, 256)},
+            RuntimeConfig={"CopyCount": 2},
+            DeploymentConfig=rolling(("COPY_COUNT", 1)),
+        )
+    code, text = error_of(caught)
+    assert code == "ResourceLimitExceeded"
+    assert text.startswith(f'Could not place 1 of 1 copies of inference component "{name}"')
+    assert text.endswith(
+        f'(Endpoint {endpoint}, production variant AllTraffic; rolling update step "Batch 2: '
+        'start 1 new copy".)'
+    )
+    assert described(sm, name) == before
+    assert placement_of(server, endpoint)["variants"] == placed
+    delete_component(sm, name)
+
+
+def test_an_adapter_takes_no_deployment_config(sm: Any, endpoint: str, model: str) -> None:
+    base = unique("ic-roll-base")
+    create_component(sm, base, endpoint, model=model, copies=0)
+    wait_component(sm, base)
+    adapter = unique("ic-roll-adapter")
+    sm.create_inference_component(
+        InferenceComponentName=adapter,
+        EndpointName=endpoint,
+        Specification={
+            "BaseInferenceComponentName": base,
+            "Container": {"ArtifactUrl": "s3://bucket/adapter.tar.gz"},
+        },
+    )
+    wait_component(sm, adapter)
+    with pytest.raises(ClientError) as caught:
+        sm.update_inference_component(
+            InferenceComponentName=adapter,
+            Specification={
+                "BaseInferenceComponentName": base,
+                "Container": {"ArtifactUrl": "s3://bucket/adapter-v2.tar.gz"},
+            },
+            DeploymentConfig=rolling(("COPY_COUNT", 1)),
+        )
+    assert error_of(caught) == (
+        "ValidationException",
+        "DeploymentConfig must not be specified for an adapter inference component (one with "
+        "BaseInferenceComponentName): it has no copies of its own to roll over.",
+    )
+    delete_component(sm, adapter)
+    delete_component(sm, base)
 
 
 def test_list_filters_sorting_and_paging(sm: Any, model: str) -> None:

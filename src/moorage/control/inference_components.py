@@ -7,7 +7,9 @@ instances (after managed instance scaling, when enabled) are refused with
 changed. A change that fits is stored with its placement in one
 transaction, with status ``Creating``, ``Updating`` or ``Deleting``; the
 component runner (``deploy/components.py``) starts and stops the copies and
-moves the status on.
+moves the status on. A new specification with a ``DeploymentConfig`` is a
+rolling update (:mod:`moorage.deploy.component_rollout`): every batch is
+placed here first, in a simulation, and only its first batch is stored.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from moorage.control.endpoints import EndpointsService
 from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.deploy import component_plan as plan
+from moorage.deploy import component_rollout as rolling
+from moorage.deploy.component_policy import parse_component_policy
+from moorage.deploy.policy import PolicyError
+from moorage.deploy.rollout import Rollout
 from moorage.domain import component_placement as placement_domain
 from moorage.domain import endpoint_config as config_domain
 from moorage.domain.component_placement import EndpointPlacement, VariantCapacity
@@ -292,13 +298,6 @@ class InferenceComponentsService:
 
     def update_inference_component(self, params: dict[str, Any]) -> dict[str, Any]:
         component = self.get(params["InferenceComponentName"])
-        if params.get("DeploymentConfig") is not None:
-            raise ValidationError(
-                "DeploymentConfig (a rolling update of an inference component's copies) is not "
-                "supported by moorage yet. Omit it: moorage then starts every copy of the new "
-                "specification beside the old ones and moves traffic over once they are all "
-                "ready."
-            )
         checks.check_specification_choice(params, required=False)
         spec = params.get("Specification")
         runtime = params.get("RuntimeConfig")
@@ -307,7 +306,7 @@ class InferenceComponentsService:
                 f'Nothing to update for inference component "{component.arn}": specify '
                 "Specification, RuntimeConfig or both."
             )
-        return self._update(component, spec, runtime)
+        return self._update(component, spec, runtime, params.get("DeploymentConfig"))
 
     def update_inference_component_runtime_config(self, params: dict[str, Any]) -> dict[str, Any]:
         component = self.get(params["InferenceComponentName"])
@@ -329,8 +328,15 @@ class InferenceComponentsService:
         component: InferenceComponent,
         new_spec: Mapping[str, Any] | None,
         runtime: Mapping[str, Any] | None,
+        deployment_config: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         self._updatable(component)
+        if deployment_config is not None and component.is_adapter:
+            raise ValidationError(
+                "DeploymentConfig must not be specified for an adapter inference component "
+                "(one with BaseInferenceComponentName): it has no copies of its own to roll "
+                "over."
+            )
         endpoint = self.endpoints.get(component.endpoint_name)
         config = self.endpoints.config(endpoint.config_name)
         variant = self._variant(endpoint, config, component.variant)
@@ -353,8 +359,24 @@ class InferenceComponentsService:
         placed = tuple(c.copy.copy_id for c in capacity.copies_of(component.name))
         previous = Previous(component.spec, component.desired_copies, component.generation, placed)
         generation = component.generation + 1 if spec_changed else component.generation
+        rollout = None
+        if deployment_config is not None and (spec_changed or count > 0):
+            rollout = self._plan_rollout(component, deployment_config, len(placed), count)
+        deployment = None
+        if deployment_config is not None:
+            deployment = rolling.ComponentDeployment(
+                deployment_config, rollout if spec_changed else None
+            ).to_doc()
         if component.is_adapter:
             pass  # a new generation is loaded into the base's copies; nothing to place
+        elif spec_changed and rollout is not None:
+            capacity = self._first_batch(
+                component.with_changes(spec=spec, generation=generation, previous=previous),
+                capacity,
+                variant,
+                endpoint,
+                rollout,
+            )
         elif spec_changed:
             capacity = self._add(
                 capacity, variant, endpoint, component.name, spec, count, generation=generation
@@ -384,10 +406,64 @@ class InferenceComponentsService:
             generation=generation,
             previous=previous,
             failure_reason=None,
+            deployment=deployment,
             modified=self.ctx.now(),
         )
         self._commit(endpoint, placement.with_variant(capacity), updated)
         return {"InferenceComponentArn": component.arn}
+
+    def _plan_rollout(
+        self,
+        component: InferenceComponent,
+        deployment_config: Mapping[str, Any],
+        old_copies: int,
+        new_copies: int,
+    ) -> Rollout:
+        """The rolling update's steps, refused with the rule it breaks."""
+        try:
+            return rolling.plan(
+                parse_component_policy(deployment_config),
+                component=component.name,
+                variant=component.variant,
+                old_copies=old_copies,
+                new_copies=new_copies,
+                now=self.ctx.now(),
+            )
+        except PolicyError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def _first_batch(
+        self,
+        updated: InferenceComponent,
+        capacity: VariantCapacity,
+        variant: VariantSpec,
+        endpoint: Endpoint,
+        rollout: Rollout,
+    ) -> VariantCapacity:
+        """The placement of a rolling update's first batch, once every batch was seen to fit."""
+        most = max(
+            layout.blue_target + layout.green_target
+            for step in rollout.steps
+            for layout in step.layouts.values()
+        )
+        if most > plan.MAX_COPIES:
+            raise ResourceLimitExceeded(
+                f"Inference component {updated.name} would have {most} copies during the "
+                f"rolling update; moorage runs at most {plan.MAX_COPIES} copies of one "
+                "inference component."
+            )
+        try:
+            return rolling.simulate(
+                capacity,
+                rolling.sides_of(updated),
+                rollout,
+                limits=plan.scaling_limits(variant),
+            )
+        except rolling.BatchDoesNotFit as exc:
+            raise ResourceLimitExceeded(
+                f"{exc.message}. (Endpoint {endpoint.name}, production variant {variant.name}; "
+                f'rolling update step "{exc.step}".)'
+            ) from None
 
     # -- delete -----------------------------------------------------------
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from moorage.control.inference_components import InferenceComponentsService
+from moorage.deploy.component_rollout import rolling_of
+from moorage.domain.inference_component import InferenceComponent
 from moorage.errors import ValidationError
 from moorage.placement import placement_json
 
@@ -48,6 +50,7 @@ def placement_document(service: InferenceComponentsService, endpoint_name: str) 
             "desired_copies": None if c.is_adapter else c.desired_copies,
             "current_copies": None if c.is_adapter else c.current_copies,
             "failure_reason": c.failure_reason,
+            "rolling_update": _rolling_update(c),
         }
         for c in sorted(service.on_endpoint(endpoint.name), key=lambda c: c.name.lower())
     ]
@@ -56,4 +59,17 @@ def placement_document(service: InferenceComponentsService, endpoint_name: str) 
         "endpoint_status": endpoint.status.value,
         "variants": variants,
         "components": components,
+    }
+
+
+def _rolling_update(component: InferenceComponent) -> dict[str, Any] | None:
+    """The step a rolling update is at (a DeploymentConfig's batches), if one is under way."""
+    rollout = rolling_of(component)
+    if rollout is None:
+        return None
+    return {
+        "step": rollout.current.name,
+        "phase": rollout.phase.value,
+        "rolling_back": rollout.rolling_back,
+        "reason": rollout.reason,
     }

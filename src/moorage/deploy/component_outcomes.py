@@ -13,7 +13,9 @@ adapters to unload. It performs no I/O.
 - ``Updating``: ``InService`` once every copy of the current generation
   runs; the old generation's copies are then dropped (they leave the routes
   and drain). A new copy that cannot start rolls the component back to its
-  previous specification and copy count, with a ``FailureReason``.
+  previous specification and copy count, with a ``FailureReason``. A new
+  specification given with a ``DeploymentConfig`` is rolled out in batches
+  instead (:mod:`moorage.deploy.component_rollout`).
 - ``Deleting``: gone once no copy of it runs or stops (and, for an adapter,
   once it is unloaded everywhere).
 
@@ -25,8 +27,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from moorage.deploy.component_plan import drop_copies, scaling_limits
+from moorage.deploy import component_rollout as rolling
+from moorage.deploy.component_layout import routed
+from moorage.deploy.component_plan import ScalingLimits, drop_copies, scaling_limits
 from moorage.deploy.component_slots import CopySlot, EndpointCopies
+from moorage.deploy.driver import AlarmCheck, no_alarms
 from moorage.domain.component_placement import EndpointPlacement, PlacedComponentCopy
 from moorage.domain.endpoint import Endpoint
 from moorage.domain.endpoint_config import EndpointConfig
@@ -50,6 +55,10 @@ class Inputs:
     state: EndpointCopies
     components: Mapping[str, InferenceComponent]
     placement: EndpointPlacement | None
+    # Rollback alarms of rolling updates: names -> the first in ALARM.
+    alarms: AlarmCheck = no_alarms
+    # Lower-cased names of components whose rolling update this server sees first.
+    resumed: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -61,6 +70,8 @@ class Result:
     deleted: list[InferenceComponent] = field(default_factory=list)
     # Adapter component name -> its names to unload from the base's copies.
     unload: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Clock times at which a pass must run (rolling updates' bakes and deadlines).
+    wake_at: list[float] = field(default_factory=list)
 
 
 def advance(inputs: Inputs) -> Result:
@@ -69,7 +80,7 @@ def advance(inputs: Inputs) -> Result:
     for key in sorted(inputs.components):
         component = inputs.components[key]
         if component.base is None:
-            after, placement = _advance_base(inputs, component, placement)
+            after, placement = _advance_base(inputs, component, placement, result)
         else:
             after = _advance_adapter(inputs, component, result)
         if after is None:
@@ -83,7 +94,10 @@ def advance(inputs: Inputs) -> Result:
 
 
 def _advance_base(
-    inputs: Inputs, component: InferenceComponent, placement: EndpointPlacement | None
+    inputs: Inputs,
+    component: InferenceComponent,
+    placement: EndpointPlacement | None,
+    result: Result,
 ) -> tuple[InferenceComponent | None, EndpointPlacement | None]:
     state = inputs.state
     placed = placement.copies_of(component.name) if placement else []
@@ -103,8 +117,11 @@ def _advance_base(
             return component.with_changes(
                 status=ComponentStatus.IN_SERVICE, modified=inputs.now
             ), placement
+    if status is ComponentStatus.UPDATING and rolling.rolling_of(component) is not None:
+        return _advance_rolling(inputs, component, placement, result)
     if status is ComponentStatus.UPDATING:
         previous = component.previous
+        deployment = rolling.deployment_of(component)
         old_ids = set(previous.copy_ids) if previous else set()
         new = [p for p in placed if p.copy.copy_id not in old_ids]
         failure = _start_failure(new, slots)
@@ -116,6 +133,7 @@ def _advance_base(
                 desired_copies=previous.desired_copies,
                 generation=previous.generation,
                 previous=None,
+                deployment=None,
                 failure_reason=f"The update failed and was rolled back: {failure}",
                 modified=inputs.now,
             )
@@ -124,10 +142,44 @@ def _advance_base(
             old = [p.copy.copy_id for p in placed if p.generation != component.generation]
             placement = _drop(inputs, placement, component, old)
             done = component.with_changes(
-                status=ComponentStatus.IN_SERVICE, previous=None, modified=inputs.now
+                status=ComponentStatus.IN_SERVICE,
+                previous=None,
+                deployment=None,
+                last_deployment_config=(
+                    deployment.config if deployment else component.last_deployment_config
+                ),
+                modified=inputs.now,
             )
             return done, placement
     return component, placement
+
+
+def _advance_rolling(
+    inputs: Inputs,
+    component: InferenceComponent,
+    placement: EndpointPlacement | None,
+    result: Result,
+) -> tuple[InferenceComponent, EndpointPlacement | None]:
+    capacity = placement.variant(component.variant) if placement else None
+    if placement is None or capacity is None:
+        return component, placement
+    adapters = _adapters_of(inputs, component)
+    driven = rolling.drive(
+        rolling.Drive(
+            now=inputs.now,
+            component=component,
+            capacity=capacity,
+            slots=inputs.state.slots_of(component.name),
+            settled=lambda slot: all(slot.settled(a) for a in adapters),
+            alarms=inputs.alarms,
+            resumed=component.name.lower() in inputs.resumed,
+            limits=_limits(inputs, component),
+        )
+    )
+    result.wake_at.extend(driven.wake_at)
+    if driven.capacity is not capacity:
+        placement = placement.with_variant(driven.capacity)
+    return driven.component, placement
 
 
 def _advance_adapter(
@@ -194,11 +246,7 @@ def _complete(
     current = [p for p in placed if p.generation == component.generation]
     if len(current) != component.desired_copies:
         return False
-    adapters = [
-        a.adapter_name
-        for a in inputs.components.values()
-        if a.base is not None and a.base.lower() == component.name.lower() and a.status in _ACTIVE
-    ]
+    adapters = _adapters_of(inputs, component)
     for item in current:
         slot = slots.get(item.copy.copy_id)
         if slot is None or not slot.ready:
@@ -206,6 +254,20 @@ def _complete(
         if any(not slot.settled(a) for a in adapters):
             return False
     return True
+
+
+def _adapters_of(inputs: Inputs, component: InferenceComponent) -> list[str]:
+    """Names of the adapters every copy of ``component`` must have settled."""
+    return [
+        a.adapter_name
+        for a in inputs.components.values()
+        if a.base is not None and a.base.lower() == component.name.lower() and a.status in _ACTIVE
+    ]
+
+
+def _limits(inputs: Inputs, component: InferenceComponent) -> ScalingLimits | None:
+    spec = inputs.config.variant(component.variant) if inputs.config else None
+    return scaling_limits(spec) if spec is not None else None
 
 
 def _drop(
@@ -219,9 +281,9 @@ def _drop(
     capacity = placement.variant(component.variant)
     if capacity is None:
         return placement
-    spec = inputs.config.variant(component.variant) if inputs.config else None
-    limits = scaling_limits(spec) if spec is not None else None
-    return placement.with_variant(drop_copies(capacity, copy_ids, limits=limits))
+    return placement.with_variant(
+        drop_copies(capacity, copy_ids, limits=_limits(inputs, component))
+    )
 
 
 # -- what serves a component ----------------------------------------------
@@ -244,6 +306,18 @@ def serving_adapter(adapter: InferenceComponent) -> str:
 
 
 def _serving_slots(state: EndpointCopies, component: InferenceComponent) -> list[CopySlot]:
+    rollout = rolling.rolling_of(component)
+    if rollout is not None and component.previous is not None:
+        # Both generations serve, as many of each as the rollout's step says.
+        ready = [s for s in state.slots_of(component.name) if s.ready]
+        old, new = component.previous.generation, component.generation
+        return routed(
+            [s for s in ready if s.key.generation == old],
+            [s for s in ready if s.key.generation == new],
+            rolling.current_layout(rollout),
+            lambda slot: slot.key.copy_id,
+            component.previous.copy_ids,
+        )
     generation = serving_generation(component)
     slots = [
         s for s in state.slots_of(component.name) if s.ready and s.key.generation == generation

@@ -12,7 +12,9 @@ components the runner, level-triggered like the reconciler:
 3. moves each component's status on (:mod:`moorage.deploy.component_outcomes`):
    ``Creating`` -> ``InService`` or ``Failed``, ``Updating`` -> ``InService``
    (retiring the old generation, or rolling back when a new copy cannot
-   start), ``Deleting`` -> gone;
+   start; a rolling update advances its persisted state machine, watching
+   its rollback alarms: :mod:`moorage.deploy.component_rollout`),
+   ``Deleting`` -> gone;
 4. publishes the endpoint's component routes for the router
    (:mod:`moorage.runtime.components`) and writes back what it observed.
 
@@ -32,6 +34,7 @@ from moorage.deploy import component_outcomes as outcomes
 from moorage.deploy.component_copy_spec import ComponentProblem, copy_spec
 from moorage.deploy.component_plan import with_instance_count
 from moorage.deploy.component_slots import CopyKey, CopySlot, EndpointCopies
+from moorage.deploy.driver import AlarmCheck, no_alarms
 from moorage.domain import component_placement as placement_domain
 from moorage.domain import endpoint_config as config_domain
 from moorage.domain import inference_component as ic
@@ -62,13 +65,20 @@ class ComponentRunner:
         clock: Clock,
         *,
         poke: Callable[[], None] = lambda: None,
+        schedule: Callable[[float], None] = lambda at: None,
+        alarms: AlarmCheck = no_alarms,
     ) -> None:
         self.store = store
         self.fleet = fleet
         self.router = router
         self.clock = clock
         self.poke = poke
+        # Makes a pass run at a clock time (the end of a bake, a rollout's deadline).
+        self.schedule = schedule
+        self.alarms = alarms
         self.endpoints: dict[str, EndpointCopies] = {}
+        # Components (lower-cased) whose rolling update this server has seen.
+        self._resumed: set[str] = set()
         self._closed = False
         # Fleet copy ids stay unique even when a placement reuses a copy id.
         self._sequence = itertools.count(1)
@@ -116,12 +126,31 @@ class ComponentRunner:
         self._match(endpoint, config, state, components, placement)
         self._load_adapters(state, components)
         result = outcomes.advance(
-            outcomes.Inputs(self.clock.now(), endpoint, config, state, components, placement)
+            outcomes.Inputs(
+                self.clock.now(),
+                endpoint,
+                config,
+                state,
+                components,
+                placement,
+                alarms=self.alarms,
+                resumed=self._first_seen(components),
+            )
         )
         for adapter, names in result.unload.items():
             self._unload(state, adapter, names)
-        self._publish(endpoint, config, state, components)
+        for at in result.wake_at:
+            self.schedule(at)
+        self._publish(endpoint, config, state, result.components)
         return self._save(endpoint, components, result, state)
+
+    def _first_seen(self, components: Mapping[str, InferenceComponent]) -> frozenset[str]:
+        """Rolling updates seen for the first time since this server started."""
+        rolling = {k for k, c in components.items() if c.deployment and c.previous is not None}
+        fresh = frozenset(rolling - self._resumed)
+        self._resumed.update(fresh)
+        self._resumed.difference_update(k for k in components if k not in rolling)
+        return fresh
 
     def _placement(self, endpoint: Endpoint) -> EndpointPlacement | None:
         record = self.store.get(placement_domain.KIND, endpoint.name)
@@ -391,7 +420,8 @@ class ComponentRunner:
             if updated is not endpoint:
                 updated = updated.with_changes(modified=round(now, 3))
                 self.store.put(updated.to_record())
-        if result.placement is not None or result.deleted:
+        if writes or result.placement is not None or result.deleted:
+            # Look again at once: a status or rollout step that moved may move on.
             self.poke()
         return updated
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from moorage.deploy.policy import Size
-from moorage.deploy.timeline import Layout, Step, rollback_steps
+from moorage.deploy.timeline import Layout, Step, rollback_steps, terms_for
 
 
 class Phase(enum.StrEnum):
@@ -54,7 +54,7 @@ class Facts:
 
 @dataclass(frozen=True)
 class Rollout:
-    kind: str  # "update" | "capacity"
+    kind: str  # "update" | "capacity" | "component" (an inference component's copies)
     steps: tuple[Step, ...]
     blue_counts: Mapping[str, int]
     rollback_batch: Size | None
@@ -206,7 +206,9 @@ def _next(state: Rollout, facts: Facts) -> Rollout:
 def _roll_back(reason: str) -> Callable[[Rollout, Facts], Rollout]:
     def transition(state: Rollout, facts: Facts) -> Rollout:
         layouts = dict(state.current.layouts)
-        steps = rollback_steps(layouts, state.blue_counts, state.rollback_batch)
+        steps = rollback_steps(
+            layouts, state.blue_counts, state.rollback_batch, terms_for(state.kind)
+        )
         return replace(
             state,
             rolling_back=True,
@@ -214,7 +216,9 @@ def _roll_back(reason: str) -> Callable[[Rollout, Facts], Rollout]:
             step=0,
             phase=Phase.APPLYING,
             since=facts.now,
-            reason=reason.format(failure=facts.failure, alarm=facts.alarm, state=state),
+            reason=reason.format(
+                failure=facts.failure, alarm=facts.alarm, state=state, terms=terms_for(state.kind)
+            ),
             failed_at=state.step,
         )
 
@@ -241,7 +245,7 @@ _TIMEOUT_REASON = (
     "The deployment did not complete within MaximumExecutionTimeoutInSeconds "
     "({state.max_execution_s:g} seconds) and was rolled back."
 )
-_FAILURE_REASON = "The new fleet could not be provisioned and the update was rolled back: {failure}"
+_FAILURE_REASON = "{terms.failed_start} and the update was rolled back: {failure}"
 _ALARM_REASON = (
     'The deployment was rolled back because alarm "{alarm}" went into ALARM state '
     "during a baking period."

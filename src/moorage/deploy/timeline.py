@@ -83,6 +83,47 @@ class Step:
         )
 
 
+@dataclass(frozen=True)
+class Terms:
+    """How step names call a fleet's members: an endpoint's instances, a component's copies."""
+
+    start: str  # verb for bringing members up
+    stop: str  # verb for taking them down
+    one: str  # after a count of 1
+    some: str  # after any other count
+    many: str  # the members in general
+    old_fleet: str
+    failed_start: str  # why a rollout rolls back when its new members cannot start
+
+    def count(self, number: int, adjective: str) -> str:
+        return f"{number} {adjective} {self.one if number == 1 else self.some}"
+
+
+INSTANCES = Terms(
+    "provision",
+    "terminate",
+    "instance(s)",
+    "instance(s)",
+    "instances",
+    "the old fleet",
+    "The new fleet could not be provisioned",
+)
+COPIES = Terms(
+    "start",
+    "stop",
+    "copy",
+    "copies",
+    "copies",
+    "the old copies",
+    "The new copies could not be started",
+)
+
+
+def terms_for(kind: str) -> Terms:
+    """The terms of a rollout of ``kind`` (an inference component's rolls copies)."""
+    return COPIES if kind == "component" else INSTANCES
+
+
 def _blue_only(fleet: Fleet) -> Layout:
     return Layout(fleet.blue, fleet.blue, 0, 0, 0.0)
 
@@ -131,7 +172,9 @@ def blue_green_steps(update: BlueGreen, fleets: Mapping[str, Fleet]) -> list[Ste
     return steps
 
 
-def rolling_steps(update: Rolling, fleets: Mapping[str, Fleet]) -> list[Step]:
+def rolling_steps(
+    update: Rolling, fleets: Mapping[str, Fleet], terms: Terms = INSTANCES
+) -> list[Step]:
     ((variant, fleet),) = fleets.items()
     batch = update.batch.instances(fleet.green)
     steps: list[Step] = []
@@ -143,7 +186,7 @@ def rolling_steps(update: Rolling, fleets: Mapping[str, Fleet]) -> list[Step]:
         new_green = min(fleet.green, green + batch)
         steps.append(
             Step(
-                f"Batch {number}: provision {new_green - green} new instance(s)",
+                f"Batch {number}: {terms.start} {terms.count(new_green - green, 'new')}",
                 {variant: Layout(blue, blue, new_green, green, _share(green, blue))},
                 status="Creating",
             )
@@ -151,7 +194,7 @@ def rolling_steps(update: Rolling, fleets: Mapping[str, Fleet]) -> list[Step]:
         new_blue = 0 if new_green == fleet.green else max(0, blue - batch)
         steps.append(
             Step(
-                f"Batch {number}: shift traffic to the new instances",
+                f"Batch {number}: shift traffic to the new {terms.many}",
                 {
                     variant: Layout(
                         blue, new_blue, new_green, new_green, _share(new_green, new_blue)
@@ -164,7 +207,7 @@ def rolling_steps(update: Rolling, fleets: Mapping[str, Fleet]) -> list[Step]:
         )
         steps.append(
             Step(
-                f"Batch {number}: terminate {blue - new_blue} old instance(s)",
+                f"Batch {number}: {terms.stop} {terms.count(blue - new_blue, 'old')}",
                 {
                     variant: Layout(
                         new_blue, new_blue, new_green, new_green, _share(new_green, new_blue)
@@ -199,7 +242,10 @@ def capacity_steps(changes: Mapping[str, tuple[int, int]]) -> list[Step]:
 
 
 def rollback_steps(
-    current: Mapping[str, Layout], blue: Mapping[str, int], batch: Size | None
+    current: Mapping[str, Layout],
+    blue: Mapping[str, int],
+    batch: Size | None,
+    terms: Terms = INSTANCES,
 ) -> list[Step]:
     """From ``current`` back to the old fleet (``blue`` counts), ``batch`` instances at a time.
 
@@ -227,9 +273,12 @@ def rollback_steps(
             shift[v] = Layout(restore[v].blue_target, bt, now.green_target, ga, _share(ga, bt))
             retire[v] = Layout(bt, bt, ga, ga, _share(ga, bt))
         last = all(layout.blue_active >= blue[v] for v, layout in shift.items())
-        steps.append(Step(f"Rollback {number}: restore old instances", restore, status="Creating"))
-        steps.append(Step(f"Rollback {number}: traffic back to the old fleet", shift, switch=last))
-        steps.append(Step(f"Rollback {number}: terminate new instances", retire, status="Deleting"))
+        many = terms.many
+        steps.append(Step(f"Rollback {number}: restore old {many}", restore, status="Creating"))
+        steps.append(
+            Step(f"Rollback {number}: traffic back to {terms.old_fleet}", shift, switch=last)
+        )
+        steps.append(Step(f"Rollback {number}: {terms.stop} new {many}", retire, status="Deleting"))
         layouts = retire
     return steps
 

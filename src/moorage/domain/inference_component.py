@@ -9,8 +9,10 @@ that ran.
 
 A change of ``Specification`` makes a new *generation*: copies of the new
 generation are started beside the old ones, and the old ones are retired once
-every new one is ready. ``previous`` remembers the state before the operation
-under way, so a copy that cannot start rolls the component back to it.
+every new one is ready (or, with a ``DeploymentConfig``, batch by batch:
+:mod:`moorage.deploy.component_rollout`). ``previous`` remembers the state
+before the operation under way, so a copy that cannot start rolls the
+component back to it.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ class InferenceComponent:
     # (specified image, resolved image, resolution time) of the copies that ran.
     deployed_image: tuple[str, str, float] | None = None
     last_deployment_config: Mapping[str, Any] | None = None
+    # The update under way when it came with a DeploymentConfig: the config and,
+    # for a new specification, the rolling update's persisted state
+    # (moorage.deploy.component_rollout.ComponentDeployment).
+    deployment: Mapping[str, Any] | None = None
 
     @property
     def base(self) -> str | None:
@@ -126,6 +132,7 @@ class InferenceComponent:
             "current_copies": self.current_copies,
             "deployed_image": list(self.deployed_image) if self.deployed_image else None,
             "last_deployment_config": self.last_deployment_config,
+            "deployment": self.deployment,
         }
 
     def to_record(self) -> Record:
@@ -169,4 +176,5 @@ def component_from_record(record: Record) -> InferenceComponent:
         current_copies=int(doc.get("current_copies", 0)),
         deployed_image=(str(image[0]), str(image[1]), float(image[2])) if image else None,
         last_deployment_config=doc.get("last_deployment_config"),
+        deployment=doc.get("deployment"),
     )
