@@ -8,108 +8,27 @@ alarm on the component's own CloudWatch metrics rolls it back.
 
 from __future__ import annotations
 
-import json
-import threading
+import datetime as dt
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from support.archives import write_archive
+import pytest
+from botocore.exceptions import ClientError
+
 from support.components import (
     component_endpoint,
-    compute,
     create_component,
     delete_component,
     wait_component,
 )
-from support.endpoints import create_model, delete
+from support.endpoints import delete
 from support.names import unique
+from support.rolling import PlacementWatch, spec, tagged_models, wait_update_done
 from support.server import MoorageServer
 from support.traffic import Traffic
 
-# A model that answers with its tag, after sleeping for its delay.
-TAGGED = {
-    "code/inference.py": """
-        import json
-        import os
-        import time
-
-
-        def model_fn(model_dir):
-            def read(name):
-                with open(os.path.join(model_dir, name)) as handle:
-                    return handle.read().strip()
-
-            return {"tag": read("tag.txt"), "delay": float(read("delay.txt"))}
-
-
-        def predict_fn(data, model):
-            time.sleep(model["delay"])
-            return {"tag": model["tag"], "pid": os.getpid()}
-    """
-}
-
 COPIES = 4
-
-
-def _models(sm: Any, tmp_path: Path, name: str, *, v2_delay: float = 0.0) -> None:
-    for tag, delay in (("v1", 0.0), ("v2", v2_delay)):
-        files = {**TAGGED, "tag.txt": tag, "delay.txt": str(delay)}
-        url = write_archive(tmp_path / f"{tag}.tar.gz", files).as_uri()
-        create_model(sm, f"{name}-{tag}", url)
-
-
-def _spec(model: str) -> dict[str, Any]:
-    return {
-        "ModelName": model,
-        "ComputeResourceRequirements": compute(1, 1024),
-    }
-
-
-class PlacementWatch:
-    """Polls the placement page: the most copies of a component placed at once, per generation."""
-
-    def __init__(self, server: MoorageServer, endpoint: str, component: str) -> None:
-        self.url = f"{server.url}/moorage/placement/{endpoint}"
-        self.component = component
-        self.most = 0
-        self.seen: set[tuple[int, ...]] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with urllib.request.urlopen(self.url) as response:
-                doc = json.loads(response.read())
-            generations = [
-                v["generations"][c["copy_id"]]
-                for v in doc["variants"]
-                for i in v["instances"]
-                for c in i["copies"]
-                if c["component"] == self.component
-            ]
-            self.most = max(self.most, len(generations))
-            self.seen.add(tuple(sorted(generations)))
-            time.sleep(0.05)
-
-    def __enter__(self) -> PlacementWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
-def _wait_done(sm: Any, name: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sm.describe_inference_component(InferenceComponentName=name)
-        if described["InferenceComponentStatus"] != "Updating":
-            return described
-        time.sleep(0.1)
-    raise AssertionError(f"{name} is still updating")
 
 
 def test_a_rolling_update_replaces_copies_in_batches_without_failing_a_request(
@@ -117,7 +36,7 @@ def test_a_rolling_update_replaces_copies_in_batches_without_failing_a_request(
 ) -> None:
     endpoint, name = unique("icr-ep"), unique("icr")
     component_endpoint(esm, endpoint, instance_type="ml.m5.2xlarge")  # 8 vCPUs
-    _models(esm, tmp_path, name)
+    tagged_models(esm, tmp_path, name)
     create_component(esm, name, endpoint, model=f"{name}-v1", copies=COPIES, cpus=1)
     wait_component(esm, name)
     config = {
@@ -135,13 +54,13 @@ def test_a_rolling_update_replaces_copies_in_batches_without_failing_a_request(
         before = time.monotonic()
         esm.update_inference_component(
             InferenceComponentName=name,
-            Specification=_spec(f"{name}-v2"),
+            Specification=spec(f"{name}-v2"),
             RuntimeConfig={"CopyCount": COPIES},
             DeploymentConfig=config,
         )
         described = esm.describe_inference_component(InferenceComponentName=name)
         assert described["InferenceComponentStatus"] == "Updating"
-        final = _wait_done(esm, name)
+        final = wait_update_done(esm, name)
         after = time.monotonic()
         time.sleep(0.5)
     assert traffic.failures == []
@@ -157,5 +76,103 @@ def test_a_rolling_update_replaces_copies_in_batches_without_failing_a_request(
     assert {"v1", "v2"} <= set(middle)
     assert watch.most == COPIES + 1
     assert {(1, 1, 1, 1, 2), (1, 1, 2, 2, 2)} <= watch.seen
+    delete_component(esm, name)
+    delete(esm, endpoint)
+
+
+def _component_stat(cw: Any, name: str, metric: str, stat: str = "Sum") -> float:
+    points = cw.get_metric_statistics(
+        Namespace="AWS/SageMaker",
+        MetricName=metric,
+        Dimensions=[{"Name": "InferenceComponentName", "Value": name}],
+        StartTime=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10),
+        EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),
+        Period=60,
+        Statistics=[stat],
+    )["Datapoints"]
+    return float(sum(p[stat] for p in points))
+
+
+def test_an_alarm_on_the_components_latency_rolls_the_update_back(
+    serving: MoorageServer, esm: Any, runtime: Any, tmp_path: Path
+) -> None:
+    cw = serving.client("cloudwatch")
+    endpoint, name = unique("icr-ep"), unique("icr-alarm")
+    component_endpoint(esm, endpoint, instance_type="ml.m5.2xlarge")
+    # v2 answers correctly, but a quarter of a second late.
+    tagged_models(esm, tmp_path, name, v2_delay=0.25)
+    create_component(esm, name, endpoint, model=f"{name}-v1", copies=COPIES, cpus=1)
+    wait_component(esm, name)
+
+    # The component's own metrics: 8 answers and a model error, over 4 copies.
+    for _ in range(8):
+        runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            InferenceComponentName=name,
+            ContentType="application/json",
+            Body=b"{}",
+        )
+    with pytest.raises(ClientError):
+        runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            InferenceComponentName=name,
+            ContentType="application/json",
+            Body=b'{"op": "fail"}',
+        )
+    assert _component_stat(cw, name, "Invocations") == 9
+    assert _component_stat(cw, name, "InvocationsPerCopy") == 9 / COPIES
+    assert _component_stat(cw, name, "Invocation5XXErrors") == 1
+    assert _component_stat(cw, name, "Invocation4XXErrors") == 0
+    assert _component_stat(cw, name, "ModelLatency", "SampleCount") == 9
+    assert _component_stat(cw, name, "OverheadLatency", "Maximum") > 0
+
+    alarm = f"{name}-latency"
+    cw.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/SageMaker",
+        MetricName="ModelLatency",
+        Dimensions=[{"Name": "InferenceComponentName", "Value": name}],
+        Statistic="Maximum",
+        Period=1,
+        EvaluationPeriods=1,
+        Threshold=150_000,  # microseconds
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    config = {
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+            "WaitIntervalInSeconds": 1,
+            "RollbackMaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
+    }
+    with Traffic(runtime, endpoint, InferenceComponentName=name) as traffic:
+        time.sleep(0.5)
+        before = time.monotonic()
+        esm.update_inference_component(
+            InferenceComponentName=name,
+            Specification=spec(f"{name}-v2"),
+            RuntimeConfig={"CopyCount": COPIES},
+            DeploymentConfig=config,
+        )
+        final = wait_update_done(esm, name)
+        after = time.monotonic()
+        time.sleep(0.5)
+    assert traffic.failures == []
+    assert final["InferenceComponentStatus"] == "InService"
+    assert final["FailureReason"] == (
+        f'The deployment was rolled back because alarm "{alarm}" went into ALARM state during '
+        "a baking period."
+    )
+    assert final["Specification"]["ModelName"] == f"{name}-v1"
+    assert final["RuntimeConfig"] == {"DesiredCopyCount": COPIES, "CurrentCopyCount": COPIES}
+    assert "LastDeploymentConfig" not in final
+    # v2 answered (slowly) until the alarm rolled it back; only v1 answers after.
+    assert "v2" in {a.tag for a in traffic.answers if before < a.started < after}
+    assert traffic.tags_between(after, float("inf")) == {"v1"}
+    history = cw.describe_alarm_history(AlarmName=alarm, HistoryItemType="StateUpdate")
+    assert any(item["HistorySummary"].endswith("to ALARM") for item in history["AlarmHistoryItems"])
+    cw.delete_alarms(AlarmNames=[alarm])
     delete_component(esm, name)
     delete(esm, endpoint)

@@ -26,6 +26,11 @@ the shadow could not take (its queue full, no healthy instance) adds 1 to
 ``ShadowRequestsDropped`` (Count, dimensions ``EndpointName`` and
 ``VariantName``), a moorage metric.
 
+An invocation of an inference component is also recorded with the
+dimension ``InferenceComponentName`` alone
+(:mod:`moorage.monitoring.component_metrics`, through
+:meth:`InvocationMetrics.component_invoked`).
+
 Recording the zeros is what SageMaker does, and what makes ``Average`` of
 the error metrics an error rate. Recorders are built once per variant, so an
 invocation costs five bucket updates and one clock read.
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moorage.monitoring.component_metrics import ComponentMetrics
 from moorage.monitoring.keys import MetricKey, StandardUnit
 from moorage.monitoring.store import MetricStore, Recorder
 
@@ -62,6 +68,7 @@ class InvocationMetrics:
         self._variants: dict[tuple[str, str], _VariantRecorders] = {}
         self._dropped: dict[tuple[str, str], Recorder] = {}
         self._fleets: dict[tuple[str, str, str], _VariantRecorders] = {}
+        self._components = ComponentMetrics(store)
 
     def invoked(
         self,
@@ -85,6 +92,17 @@ class InvocationMetrics:
                     self._fleets.clear()
                 fleet = self._fleets[key] = self._recorders(endpoint, variant, config_name)
             _record(fleet, status, model_latency_s, overhead_s, ts)
+
+    def component_invoked(
+        self,
+        component: str,
+        copies: int,
+        status: int,
+        model_latency_s: float,
+        overhead_s: float,
+    ) -> None:
+        """An invocation of inference ``component``, served by ``copies`` copies."""
+        self._components.invoked(component, copies, status, model_latency_s, overhead_s)
 
     def shadow_dropped(self, endpoint: str, variant: str) -> None:
         """A request copied to shadow ``variant`` was dropped."""

@@ -52,7 +52,9 @@ class ComponentRoute:
     def __post_init__(self) -> None:
         group = GroupRoute(self.config_name, 1.0, self.copies)
         object.__setattr__(
-            self, "variant_route", VariantRoute(self.variant, 1.0, self.routing, (group,))
+            self,
+            "variant_route",
+            VariantRoute(self.variant, 1.0, self.routing, (group,), component=self.name),
         )
 
     @property

@@ -95,6 +95,17 @@ class InvocationObserver(Protocol):
         overhead_s: float,
     ) -> None: ...
 
+    def component_invoked(
+        self,
+        component: str,
+        copies: int,
+        status: int,
+        model_latency_s: float,
+        overhead_s: float,
+    ) -> None:
+        """An invocation of an inference component, served by ``copies`` copies."""
+        ...
+
 
 class NoObserver:
     def invoked(
@@ -102,6 +113,16 @@ class NoObserver:
         endpoint: str,
         variant: str,
         config_name: str | None,
+        status: int,
+        model_latency_s: float,
+        overhead_s: float,
+    ) -> None:
+        return None
+
+    def component_invoked(
+        self,
+        component: str,
+        copies: int,
         status: int,
         model_latency_s: float,
         overhead_s: float,
@@ -354,10 +375,12 @@ class Invoker:
         model = now - upstream_started
         # The fleet's config is a metric dimension only while a deployment runs.
         config = _config_of(variant, copy) if route.status in _DEPLOYING else None
+        overhead = max(0.0, now - started - model)
         try:
-            self.observer.invoked(
-                route.name, variant.name, config, status, model, max(0.0, now - started - model)
-            )
+            self.observer.invoked(route.name, variant.name, config, status, model, overhead)
+            if variant.component is not None:
+                copies = sum(len(g.copies) for g in variant.groups)
+                self.observer.component_invoked(variant.component, copies, status, model, overhead)
         except Exception:
             log.exception("invocation observer failed")
 

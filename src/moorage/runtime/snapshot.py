@@ -34,6 +34,8 @@ class VariantRoute:
     weight: float
     routing: Routing
     groups: tuple[GroupRoute, ...]
+    # The inference component these copies serve, when routed by InferenceComponentName.
+    component: str | None = None
 
     @cached_property
     def live_groups(self) -> tuple[GroupRoute, ...]:
