@@ -59,10 +59,11 @@ class Moorage:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(settings.db_path)
         self.images = ImageMap.load(settings.image_map_path or settings.data_dir / "images.json")
+        self.preparer = ArtifactPreparer(settings.data_dir / "cache")
         self.fleet = LocalProcessFleet(
             data_dir=settings.data_dir,
             images=self.images,
-            preparer=ArtifactPreparer(settings.data_dir / "cache"),
+            preparer=self.preparer,
             # Processes start and drain in real time whatever the server's clock.
             clock=SystemClock() if isinstance(clock, ScaledClock) else clock,
         )
@@ -129,6 +130,8 @@ class Moorage:
 
     async def start(self) -> None:
         """Start background work (the reconciler); called before the port opens."""
+        # Files prepared for copies of a server that died (no process uses them now).
+        await asyncio.to_thread(self.preparer.sweep)
         await self.cloudwatch.start()
         self.capture.start()
         await self.reconciler.start()

@@ -101,9 +101,12 @@ def test_materialize_shares_one_extraction(
     again = materialize(url, cache, timeout_s=60)
     assert again == first
     assert counting.calls["GetObject"] == 1
+    # A copy that does not cache downloads the artifact again and extracts its own.
     private = materialize(url, cache, timeout_s=60, use_cache=False)
     assert private != first and private.parent == cache.private
     assert (private / "code" / "inference.py").read_bytes() == b"x = 1\n"
+    assert counting.calls["GetObject"] == 2
+    assert [p.name for p in cache.private.iterdir()] == [private.name]  # no download left
     release(private, cache)
     assert not private.exists()
     release(first, cache)  # shared directories are never removed this way
@@ -275,9 +278,9 @@ def test_timeout_names_the_setting(moto_s3: MotoS3, s3_bucket: str, tmp_path: Pa
         materialize(url, slow, timeout_s=60, use_cache=False)
     assert "ModelDataDownloadTimeoutInSeconds (60 s)" in info.value.message
     assert url in info.value.message
+    # Nothing is left: not the private download, not a partial file.
     assert list(slow.private.iterdir()) == []
-    (folder,) = list(slow.downloads.iterdir())
-    assert not [p for p in folder.iterdir() if p.name.startswith(".partial-")]
+    assert not slow.downloads.exists()
 
 
 def test_default_client_honours_aws_endpoint_url_s3(

@@ -16,7 +16,10 @@ On disk, under ``root``::
     downloads/<sha256(url)[:32]>/.partial-<pid>-…  a download in progress
 
 ``<version>`` is a digest of the identity; when a new version is published
-the older ones of that URL are deleted. Writes go to a temporary name and are
+the older ones of that URL are deleted. A *private* fetch (``shared=False``,
+for a copy that does not cache: ``DataCacheConfig.EnableCaching`` false)
+downloads into ``private/copy-<pid>-…/`` instead, and that folder is deleted
+as soon as the caller has read it. Writes go to a temporary name and are
 renamed into place, and a per-URL lock (:mod:`moorage.artifacts.locks`) keeps
 two threads from downloading the same artifact at once. The model directory
 builder (:mod:`moorage.artifacts.model_dir`) is the main caller and reads
@@ -37,6 +40,7 @@ from pathlib import Path
 from moorage.artifacts.deadline import Deadline
 from moorage.artifacts.errors import ArtifactError
 from moorage.artifacts.fsutil import (
+    owned_name,
     publish,
     remove,
     staged_dir,
@@ -173,8 +177,17 @@ class ArtifactCache:
         deadline: Deadline,
         prefix: bool = False,
         expected_etag: str | None = None,
+        shared: bool = True,
     ) -> Iterator[FetchedArtifact]:
-        """Fetch the artifact and hold its per-URL lock while the caller reads it."""
+        """Fetch the artifact and hold its per-URL lock while the caller reads it.
+
+        ``shared=False`` downloads a remote artifact afresh, into a private
+        folder deleted when the caller is done (a local one is read in place).
+        """
+        if not shared:
+            with self._private_fetch(location, deadline, prefix, expected_etag) as fetched:
+                yield fetched
+            return
         # Local data is read in place; the lock still makes concurrent
         # readers of one artifact (copies starting together) take turns, so
         # that the first builds the model directory and the others reuse it.
@@ -187,6 +200,26 @@ class ArtifactCache:
                 yield self._fetch_prefix(location, folder, deadline)
             else:
                 yield self._fetch_object(location, folder, deadline, expected_etag)
+
+    @contextlib.contextmanager
+    def _private_fetch(
+        self,
+        location: ArtifactLocation,
+        deadline: Deadline,
+        prefix: bool,
+        expected_etag: str | None,
+    ) -> Iterator[FetchedArtifact]:
+        if location.kind is LocationKind.LOCAL:
+            yield _local(location, prefix=prefix)
+            return
+        folder = self.private / owned_name(PRIVATE_MARK)
+        try:
+            if prefix:
+                yield self._fetch_prefix(location, folder, deadline)
+            else:
+                yield self._fetch_object(location, folder, deadline, expected_etag)
+        finally:
+            remove(folder)
 
     def sweep(self) -> int:
         """Remove what processes that died left behind; return how many entries.

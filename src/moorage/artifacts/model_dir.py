@@ -12,9 +12,11 @@ Model directories are shared and read-only by convention: they live at
 ``<cache root>/models/<digest of URL, layout and version>/``, so every copy of
 one model version uses one extraction and a second copy starts after a single
 HeadObject (or listing, or ``stat``). A changed artifact gets a new directory;
-copies still running keep the old one. ``use_cache=False`` builds a private
-directory under ``<cache root>/private/`` instead, which the caller hands back
-to :func:`release` when the copy stops.
+copies still running keep the old one. ``use_cache=False`` (an inference
+component copy without ``DataCacheConfig.EnableCaching``) prepares the copy's
+own: a remote artifact is downloaded again, past the download cache, and
+extracted into a private directory under ``<cache root>/private/``, which the
+caller hands back to :func:`release` when the copy stops.
 
 A local directory (the ``file://`` extension) is used in place, as the
 SageMaker SDK's local mode mounts it; with ``use_cache=False`` it is copied.
@@ -66,7 +68,11 @@ def materialize(
         if ready.is_dir():
             return ready
     with cache.opened(
-        location, deadline=deadline, prefix=prefix, expected_etag=source.expected_etag
+        location,
+        deadline=deadline,
+        prefix=prefix,
+        expected_etag=source.expected_etag,
+        shared=use_cache,
     ) as fetched:
         if not use_cache:
             target = cache.private / owned_name(PRIVATE_MARK)

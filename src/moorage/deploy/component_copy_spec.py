@@ -36,7 +36,9 @@ def copy_spec(
     (``ModelName``) or its ``Container``; the startup timeouts from its
     ``StartupParameters``, else the variant's, else SageMaker's defaults; the
     accelerator devices the scheduler reserved become ``CUDA_VISIBLE_DEVICES``
-    (``NEURON_RT_VISIBLE_CORES`` on Inferentia and Trainium).
+    (``NEURON_RT_VISIBLE_CORES`` on Inferentia and Trainium). As on AWS, a
+    copy caches its model data only with ``DataCacheConfig.EnableCaching``:
+    otherwise it downloads, extracts and installs its own.
     """
     model_name = spec.get("ModelName")
     if model_name:
@@ -78,6 +80,6 @@ def copy_spec(
         startup_timeout_s=float(startup_s),
         download_timeout_s=float(download_s),
         platform_env=visible_devices_env(instance_type, devices),
-        use_cache=bool(cache.get("EnableCaching", True)) if cache else True,
+        use_cache=bool(cache.get("EnableCaching")) if cache else False,
         component=component,
     )

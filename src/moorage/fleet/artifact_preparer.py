@@ -8,6 +8,9 @@ from pathlib import Path
 
 from moorage.artifacts import ArtifactCache, ArtifactError, ModelSource, ensure_requirements
 from moorage.artifacts import materialize as materialize_source
+from moorage.artifacts import release as release_model_dir
+from moorage.artifacts.cache import PRIVATE_MARK
+from moorage.artifacts.fsutil import owned_name, remove
 from moorage.domain.model import ModelData
 from moorage.fleet.prepare import PrepareError
 
@@ -17,7 +20,10 @@ class ArtifactPreparer:
 
     Layout: ``<root>/`` holds the artifact cache (downloads, model
     directories) and ``<root>/site/`` one folder per distinct
-    ``requirements.txt`` and interpreter.
+    ``requirements.txt`` and interpreter. What a copy prepares without the
+    cache (its model directory, its requirements) goes under
+    ``<root>/private/copy-<pid>-…`` and is deleted by :meth:`release`, or by
+    :meth:`sweep` at the next start if the server died.
     """
 
     def __init__(self, root: Path, *, python_executable: str | None = None) -> None:
@@ -32,11 +38,27 @@ class ArtifactPreparer:
         except ArtifactError as exc:
             raise PrepareError(str(exc)) from None
 
-    def requirements(self, model_dir: Path) -> Path | None:
+    def requirements(self, model_dir: Path, *, use_cache: bool) -> Path | None:
+        root = self.root / "site" if use_cache else self.cache.private / owned_name(PRIVATE_MARK)
         try:
-            return ensure_requirements(model_dir, self.root / "site", self.python_executable)
+            return ensure_requirements(model_dir, root, self.python_executable)
         except ArtifactError as exc:
             raise PrepareError(str(exc)) from None
+
+    def release(self, model_dir: Path, site: Path | None) -> None:
+        release_model_dir(model_dir, self.cache)
+        # A private install is <private>/copy-…/<key>: the copy's folder goes.
+        folder = site.parent if site is not None else None
+        if (
+            folder is not None
+            and folder.parent == self.cache.private
+            and folder.name.startswith(PRIVATE_MARK)
+        ):
+            remove(folder)
+
+    def sweep(self) -> int:
+        """Remove what copies of a server that died left behind (call at start)."""
+        return self.cache.sweep()
 
 
 def _source(data: ModelData | None) -> ModelSource | None:

@@ -3,7 +3,9 @@
 Starting a copy: fetch and unpack its model data and install its
 ``code/requirements.txt`` (in a worker thread), resolve its image through the
 image map, spawn the command on a free loopback port, and poll ``GET /ping``
-until it answers 200 within the startup timeout.
+until it answers 200 within the startup timeout. What a copy prepared for
+itself alone (``CopySpec.use_cache`` false) is deleted once its process is
+gone.
 
 Processes never outlive the server: each is started under
 ``setpriv --pdeathsig KILL`` (the kernel kills it if the server dies, even by
@@ -72,6 +74,8 @@ class LocalProcessFleet:
         self._callbacks: list[ExitCallback] = []
         self._session: aiohttp.ClientSession | None = None
         self._monitors: set[asyncio.Task[None]] = set()
+        # Copy id -> (model directory, site directory) its process was started with.
+        self._prepared: dict[str, tuple[Path, Path | None]] = {}
         self._setpriv = shutil.which("setpriv")
 
     def on_exit(self, callback: ExitCallback) -> None:
@@ -100,6 +104,7 @@ class LocalProcessFleet:
         self._copies[spec.copy_id] = copy
         try:
             model_dir, site = await self._prepare(spec, builtin=resolved.builtin)
+            self._prepared[spec.copy_id] = (model_dir, site)
             log_dir = self.data_dir / "logs" / spec.endpoint
             log_dir.mkdir(parents=True, exist_ok=True)
             log_path = log_dir / f"{spec.copy_id}.log"
@@ -146,11 +151,13 @@ class LocalProcessFleet:
             copy.failure_reason = exc.reason
             await self._kill(spec.copy_id)
             self._copies.pop(spec.copy_id, None)
+            await self._release(spec.copy_id)
             raise
         except BaseException:
             copy.state = CopyState.FAILED
             await self._kill(spec.copy_id)
             self._copies.pop(spec.copy_id, None)
+            await self._release(spec.copy_id)
             raise
 
     async def _prepare(self, spec: CopySpec, *, builtin: bool) -> tuple[Path, Path | None]:
@@ -164,9 +171,15 @@ class LocalProcessFleet:
                 ),
                 timeout=spec.download_timeout_s + 5,
             )
-            site = (
-                await asyncio.to_thread(self.preparer.requirements, model_dir) if builtin else None
-            )
+            site = None
+            if builtin:
+                try:
+                    site = await asyncio.to_thread(
+                        self.preparer.requirements, model_dir, use_cache=spec.use_cache
+                    )
+                except BaseException:
+                    await asyncio.to_thread(self.preparer.release, model_dir, None)
+                    raise
         except PrepareError as exc:
             raise StartFailed(f"{self._what(spec)} could not be prepared: {exc}") from None
         except TimeoutError:
@@ -235,6 +248,16 @@ class LocalProcessFleet:
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.25)
 
+    async def _release(self, copy_id: str) -> None:
+        """Delete what the copy prepared for itself alone (once its process is gone)."""
+        prepared = self._prepared.pop(copy_id, None)
+        if prepared is None:
+            return
+        try:
+            await asyncio.to_thread(self.preparer.release, *prepared)
+        except Exception:
+            log.exception("removing the prepared files of copy %s failed", copy_id)
+
     async def _monitor(self, copy: Copy, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
         copy.exit_code = code
@@ -253,6 +276,7 @@ class LocalProcessFleet:
                     callback(copy)
                 except Exception:
                     log.exception("exit callback failed for %s", copy.copy_id)
+        await self._release(copy.copy_id)
 
     async def stop(self, copy: Copy, *, drain_timeout_s: float = 60.0) -> None:
         if copy.state in (CopyState.STOPPED, CopyState.FAILED, CopyState.CRASHED):
@@ -265,6 +289,7 @@ class LocalProcessFleet:
         await self._terminate(copy.copy_id)
         copy.state = CopyState.STOPPED
         self._copies.pop(copy.copy_id, None)
+        await self._release(copy.copy_id)
 
     async def _terminate(self, copy_id: str) -> None:
         proc = self._procs.get(copy_id)
