@@ -6,6 +6,9 @@ from typing import Any
 
 from moorage.domain.inference_component import InferenceComponent
 
+# FailureReason's length limit in the service model.
+MAX_FAILURE_REASON = 1024
+
 # Members of InferenceComponentSpecification echoed as they were given.
 _ECHOED = (
     "InstanceType",
@@ -68,7 +71,7 @@ def describe_wire(component: InferenceComponent) -> dict[str, Any]:
         "EndpointName": component.endpoint_name,
         "EndpointArn": component.endpoint_arn,
         "VariantName": component.variant,
-        "FailureReason": component.failure_reason,
+        "FailureReason": _bounded(component.failure_reason),
         "Specification": specification_summary(component),
         "RuntimeConfig": runtime,
         "CreationTime": component.created,
@@ -76,6 +79,13 @@ def describe_wire(component: InferenceComponent) -> dict[str, Any]:
         "InferenceComponentStatus": component.status.value,
         "LastDeploymentConfig": component.last_deployment_config,
     }
+
+
+def _bounded(reason: str | None) -> str | None:
+    """A reason within the shape's limit (a placement message can list many instances)."""
+    if reason is None or len(reason) <= MAX_FAILURE_REASON:
+        return reason
+    return reason[: MAX_FAILURE_REASON - 3] + "..."
 
 
 def summary_wire(component: InferenceComponent) -> dict[str, Any]:

@@ -83,12 +83,17 @@ def fit(
 
     Going forward only new copies are added, rolling back only old ones: a
     rollback that begins at a batch that did not fit does not try it again.
+    Rolling back, new copies out of traffic are stopped at once, to make
+    room for the old ones coming back.
     """
     placed = capacity.copies_of(sides.component)
     olds = [p.copy.copy_id for p in placed if p.generation == sides.old.number]
     news = [p.copy.copy_id for p in placed if p.generation == sides.new.number]
     drop = old_order(olds, sides.original)[: max(0, len(olds) - layout.blue_target)]
-    drop += new_order(news)[layout.green_target :]
+    keep_new = (
+        min(layout.green_target, layout.green_active) if rolling_back else layout.green_target
+    )
+    drop += new_order(news)[keep_new:]
     # Dropped without releasing instances: the copies added next may use them.
     capacity = drop_copies(capacity, drop, limits=None)
     grow = sides.old if rolling_back else sides.new

@@ -23,7 +23,7 @@ does not fit is a failure that rolls back), and finish. It performs no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from moorage.deploy import rollout as machine
@@ -32,9 +32,16 @@ from moorage.deploy.component_plan import ScalingLimits, drop_copies
 from moorage.deploy.component_policy import check_component_policy
 from moorage.deploy.component_slots import CopySlot
 from moorage.deploy.driver import AlarmCheck
-from moorage.deploy.policy import Policy, Rolling
+from moorage.deploy.policy import Policy, Rolling, Size, SizeType
 from moorage.deploy.rollout import Event, Facts, Phase, Rollout
-from moorage.deploy.timeline import COPIES, Fleet, Layout, rolling_steps, total_wait_s
+from moorage.deploy.timeline import (
+    COPIES,
+    Fleet,
+    Layout,
+    rollback_steps,
+    rolling_steps,
+    total_wait_s,
+)
 from moorage.domain.component_placement import VariantCapacity
 from moorage.domain.inference_component import (
     ComponentStatus,
@@ -45,6 +52,7 @@ from moorage.domain.inference_component import (
 from moorage.placement import DoesNotFit
 
 KIND = "component"
+ONE_COPY = Size(SizeType.INSTANCE_COUNT, 1)
 
 
 @dataclass(frozen=True)
@@ -215,9 +223,34 @@ def drive(inputs: Drive) -> Driven:
         except DoesNotFit as exc:
             if rollout.phase is not Phase.APPLYING:
                 break  # the layout was placed already; nothing new to place
+            if rollout.rolling_back and rollout.rollback_batch != ONE_COPY:
+                # No room to bring that many old copies back: one at a time,
+                # each batch of new copies stopping makes room for the next.
+                rollout = one_copy_at_a_time(rollout)
+                continue
             failed = f'{exc.message} (step "{rollout.current.name}")'
             rollout = machine.settle(rollout, Facts(now, failure=failed, alarm=alarm))
     return _finish(inputs, deployment, rollout, capacity)
+
+
+def one_copy_at_a_time(rollout: Rollout) -> Rollout:
+    """The rest of a rollback re-planned with a rollback batch of one copy."""
+    done = rollout.rollback[: rollout.step]
+    start = done[-1].layouts if done else rollout.steps[rollout.failed_at].layouts
+    # Rollback steps come in threes; the new ones carry on the numbering.
+    offset = len(done) // 3
+    rest = [
+        replace(step, name=_renumber(step.name, offset))
+        for step in rollback_steps(start, rollout.blue_counts, ONE_COPY, COPIES)
+    ]
+    return replace(rollout, rollback=(*done, *rest), rollback_batch=ONE_COPY)
+
+
+def _renumber(name: str, offset: int) -> str:
+    """``Rollback 1: …`` as ``Rollback {1 + offset}: …``."""
+    head, _, tail = name.partition(": ")
+    number = head.removeprefix("Rollback ")
+    return f"Rollback {int(number) + offset}: {tail}" if number.isdigit() else name
 
 
 def _observe(inputs: Drive, sides: Sides, rollout: Rollout) -> tuple[bool, str | None]:

@@ -91,18 +91,24 @@ class Sim:
     between: Callable[[Sim], None] | None = None
 
     @classmethod
-    def update(cls, copies: int, new_copies: int, config: dict[str, Any], **kw: Any) -> Sim:
-        """An InService component of ``copies`` copies, updated as UpdateInferenceComponent does."""
+    def update(
+        cls, copies: int, new_copies: int, config: dict[str, Any], *, crowd: int = 0, **kw: Any
+    ) -> Sim:
+        """An InService component of ``copies`` copies, updated as UpdateInferenceComponent does.
+
+        ``crowd`` vCPUs of the instance are taken by another component's copies.
+        """
         capacity = initial_capacity("v", M5_4X, 1)
-        capacity = add_copies(
-            capacity,
-            "a",
-            Requirements(cpus=1, min_memory_mb=1024),
-            copies,
-            Strategy.SPREAD,
-            generation=1,
-            limits=None,
-        )
+        for name, count in (("a", copies), ("other", crowd)):
+            capacity = add_copies(
+                capacity,
+                name,
+                Requirements(cpus=1, min_memory_mb=1024),
+                count,
+                Strategy.SPREAD,
+                generation=1,
+                limits=None,
+            )
         old_ids = tuple(c.copy.copy_id for c in capacity.copies_of("a"))
         rollout = rolling.plan(
             parse_component_policy(config),
@@ -275,6 +281,31 @@ def test_an_alarm_during_a_bake_rolls_back_in_batches() -> None:
     final = sim.placement.variants[0].copies_of("a")
     assert [p.generation for p in final] == [1, 1, 1]
     assert all(p.served for p in sim.passes)
+
+
+def test_a_rollback_without_room_for_every_old_copy_brings_them_back_one_at_a_time() -> None:
+    # 16 vCPUs: 7 taken, 4 old copies of 1 vCPU; new copies need 2. The update
+    # fits batch by batch, to the last vCPU.
+    config = policy(("COPY_COUNT", 1), wait=10, alarms=["latency"])
+    sim = Sim.update(4, 4, config, crowd=7, alarm="latency")
+    while sim.step().step != "Batch 3: shift traffic to the new copies":
+        sim.now += 1
+    # Two old and three new copies placed, one vCPU free: the default rollback
+    # (every old copy at once) has no room, so it goes one copy at a time.
+    sim.alarm_from = sim.now
+    done = sim.run()
+    assert (done.status, done.generation, done.desired_copies) == (
+        ComponentStatus.IN_SERVICE,
+        1,
+        4,
+    )
+    assert done.failure_reason is not None and '"latency"' in done.failure_reason
+    rollback = [s for s in sim.steps_seen() if s.startswith("Rollback")]
+    assert len(rollback) == 9  # three new copies, one at a time
+    assert rollback[-1] == "Rollback 3: stop new copies"
+    assert all(p.served for p in sim.passes)
+    assert max(p.old_placed * 1 + p.new_placed * 2 for p in sim.passes) <= 16 - 7
+    assert [p.generation for p in sim.placement.variants[0].copies_of("a")] == [1, 1, 1, 1]
 
 
 def test_a_new_copy_that_cannot_start_rolls_back_at_once() -> None:
