@@ -76,6 +76,23 @@ def test_a_rolling_update_replaces_copies_in_batches_without_failing_a_request(
     assert {"v1", "v2"} <= set(middle)
     assert watch.most == COPIES + 1
     assert {(1, 1, 1, 1, 2), (1, 1, 2, 2, 2)} <= watch.seen
+    # The same specification with a DeploymentConfig: one more copy at once,
+    # and that config becomes LastDeploymentConfig once it runs.
+    scaled = {
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 20},
+            "WaitIntervalInSeconds": 0,
+        }
+    }
+    esm.update_inference_component(
+        InferenceComponentName=name,
+        Specification=spec(f"{name}-v2"),
+        RuntimeConfig={"CopyCount": COPIES + 1},
+        DeploymentConfig=scaled,
+    )
+    final = wait_update_done(esm, name)
+    assert final["RuntimeConfig"]["DesiredCopyCount"] == COPIES + 1
+    assert final["LastDeploymentConfig"] == scaled
     delete_component(esm, name)
     delete(esm, endpoint)
 
