@@ -3,19 +3,21 @@
 Run with ``.venv/bin/python bench/capture.py`` (``--write`` also puts the
 table into ``docs/benchmarks.md``). It starts ``moorage serve`` on a free
 port in a temporary data dir and deploys the router benchmark's no-op model
-(``bench/router.py``: ``transform_fn`` returns a constant) twice, as two
+(``bench/router.py``: ``transform_fn`` returns a constant) as three
 one-instance endpoints that differ only in their config's DataCaptureConfig:
 
 - ``off``: no DataCaptureConfig;
+- ``control``: the same as ``off``, to show the noise floor: two identical
+  endpoints measured side by side differ by this much;
 - ``on``: ``InitialSamplingPercentage`` 100, ``InputAndOutput``, JSON
   content types written as text, to a ``file://`` folder in the data dir.
 
-Both are driven with the router benchmark's load generator and method:
-``--rounds`` rounds after a warm-up, each round sending ``--requests``
-requests to each endpoint back to back, alternating which goes first;
-latencies of all rounds pooled for p50/p99, requests per second the median
-round, and the on/off ratio the median of the rounds' ratios (with its
-range).
+All three are driven with the router benchmark's load generator and
+method: ``--rounds`` rounds after a warm-up, each round sending
+``--requests`` requests to each endpoint back to back, in one order and
+then the reverse; latencies of all rounds pooled for p50/p99, requests per
+second the median round, and each endpoint's ratio to ``off`` the median of
+the rounds' ratios (with its range).
 
 The capture writer encodes and writes records on a thread of the server
 process, so its work is part of what ``on`` costs. To charge it to the
@@ -23,9 +25,9 @@ round that caused it, the server flushes every ``--flush-interval`` seconds
 (0.25 by default; 5 is the server's default, which only changes how many
 records a file holds) and each round is followed by an idle pause twice as
 long. The server process's CPU time (all its threads, from
-``/proc/<pid>/task/*/schedstat``) is read around each round plus its pause:
-*server CPU per request* is the least noisy measure of what capture costs,
-as it does not depend on what else the shared machine does.
+``/proc/<pid>/task/*/schedstat``) is read around each round plus its pause
+and reported per request: the cost in CPU rather than in rates (it drifts
+with the machine's speed as the rates do; ``control`` shows by how much).
 
 After the run the server is stopped with SIGTERM and the captured records
 are counted: every request sent to ``on`` (warm-up included) must have been
@@ -65,7 +67,13 @@ from router import (
     write_model,
 )
 
-ENDPOINTS = {"off": "bench-capture-off", "on": "bench-capture-on"}
+# "control" is configured exactly as "off": how far two identical endpoints differ
+# in one run is the noise floor of the on/off comparison.
+ENDPOINTS = {
+    "off": "bench-capture-off",
+    "control": "bench-capture-control",
+    "on": "bench-capture-on",
+}
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- capture-table:begin -->", "<!-- capture-table:end -->"
 
@@ -157,67 +165,73 @@ async def measure(
 
 @dataclass(frozen=True)
 class Comparison:
-    """Capture on vs off at one concurrency; ratios of rounds run back to back."""
+    """An endpoint against ``off`` at one concurrency; ratios of rounds run back to back."""
 
+    target: str
     concurrency: int
     rps_ratios: list[float]
     p50_delta_ms: float
     p99_delta_ms: float
     cpu_off_us: float
-    cpu_on_us: float
+    cpu_us: float
 
     @classmethod
-    def of(cls, off: Measured, on: Measured) -> Comparison:
-        a, b = on.result, off.result
+    def of(cls, off: Measured, other: Measured) -> Comparison:
+        a, b = other.result, off.result
         ratios = [x / y for x, y in zip(a.round_rps, b.round_rps, strict=True)]
         return cls(
+            a.target,
             b.concurrency,
             ratios,
             a.percentile_ms(0.5) - b.percentile_ms(0.5),
             a.percentile_ms(0.99) - b.percentile_ms(0.99),
             off.cpu_per_request_us,
-            on.cpu_per_request_us,
+            other.cpu_per_request_us,
         )
 
     @property
     def ratio(self) -> float:
         return statistics.median(self.rps_ratios)
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, float | int | str]:
         return {
+            "target": self.target,
             "concurrency": self.concurrency,
-            "on_off_rps_ratio": round(self.ratio, 3),
+            "rps_ratio_to_off": round(self.ratio, 3),
             "ratio_min": round(min(self.rps_ratios), 3),
             "ratio_max": round(max(self.rps_ratios), 3),
             "p50_delta_ms": round(self.p50_delta_ms, 3),
             "p99_delta_ms": round(self.p99_delta_ms, 3),
             "server_cpu_us_per_request_off": round(self.cpu_off_us, 1),
-            "server_cpu_us_per_request_on": round(self.cpu_on_us, 1),
+            "server_cpu_us_per_request": round(self.cpu_us, 1),
         }
 
 
 def comparisons(measured: Sequence[Measured]) -> list[Comparison]:
     by_key = {(m.result.target, m.result.concurrency): m for m in measured}
-    levels = dict.fromkeys(m.result.concurrency for m in measured)
-    return [Comparison.of(by_key[("off", c)], by_key[("on", c)]) for c in levels]
+    return [
+        Comparison.of(by_key[("off", m.result.concurrency)], m)
+        for m in measured
+        if m.result.target != "off"
+    ]
 
 
 def table(measured: Sequence[Measured]) -> str:
     rows = [
-        "| concurrency | capture | p50 ms | p99 ms | req/s | on/off req/s "
-        "| p50 / p99 delta ms | server CPU µs/request |",
+        "| concurrency | endpoint | p50 ms | p99 ms | req/s | req/s vs off "
+        "| p50 / p99 vs off, ms | server CPU µs/request |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    compared = {c.concurrency: c for c in comparisons(measured)}
+    compared = {(c.target, c.concurrency): c for c in comparisons(measured)}
     for m in measured:
         r = m.result
         ratio = delta = ""
         cpu = f"{m.cpu_per_request_us:.1f}"
-        if r.target == "on":
-            c = compared[r.concurrency]
+        c = compared.get((r.target, r.concurrency))
+        if c is not None:
             ratio = f"{c.ratio:.1%} ({min(c.rps_ratios):.0%}..{max(c.rps_ratios):.0%})"
             delta = f"{c.p50_delta_ms:+.3f} / {c.p99_delta_ms:+.3f}"
-            cpu += f" ({c.cpu_on_us - c.cpu_off_us:+.1f})"
+            cpu += f" ({c.cpu_us - c.cpu_off_us:+.1f})"
         rows.append(
             f"| {r.concurrency} | {r.target} | {r.percentile_ms(0.5):.3f} | "
             f"{r.percentile_ms(0.99):.3f} | {r.rps:,.0f} | {ratio} | {delta} | {cpu} |"

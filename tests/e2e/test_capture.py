@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EventStreamError
 
 from moorage.capture import CaptureRecord, capture_files, read_capture
 from support.capture import KMS_KEY, data_capture_config, mirror_archive
@@ -29,7 +29,8 @@ from support.endpoints import create_model, variant, wait_in_service
 from support.moto_s3 import MotoS3
 from support.server import MoorageServer
 
-TEXT_TYPES = {"csv": ("text/csv",), "json": ("application/json",)}
+JSON = "application/json"
+TEXT_TYPES = {"csv": ("text/csv",), "json": (JSON,)}
 HALF_REQUESTS = 200
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -90,6 +91,10 @@ def _mixed_traffic(runtime: Any, name: str, rounds: int) -> list[Sent]:
         if i % 4 == 0:
             ask = json.dumps({"stream": 3 + i}).encode()
             sent.append(_invoke(runtime, name, "stream", ask, "application/json", None))
+            # A stream that breaks midway has no answer to record: not captured.
+            with pytest.raises(EventStreamError) as broken:
+                _invoke(runtime, name, "stream", b'{"stream": 2, "break": true}', JSON, None)
+            assert broken.value.response["Error"]["Code"] == "ModelStreamError"
         with pytest.raises(ClientError) as failed:
             # Not answered, so not captured.
             runtime.invoke_endpoint(

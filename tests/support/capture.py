@@ -4,9 +4,10 @@ The *mirror* model answers each content type with its own: JSON with JSON
 (``{"tag": ..., "echo": <the document>}``), CSV with CSV (``tag,<the body>``,
 typed ``text/csv; charset=utf-8``), anything else with the body reversed
 plus the tag (typed ``application/x-reversed``). A JSON document
-``{"stream": n}`` is answered as a stream of ``n`` chunks, ``{"fail": true}``
-with an error. Models built with different tags answer the same request
-differently, which is what replay tests compare.
+``{"stream": n}`` is answered as a stream of ``n`` chunks (``"break": true``
+breaks it after them), ``{"fail": true}`` with an error. Models built with
+different tags answer the same request differently, which is what replay
+tests compare.
 """
 
 from __future__ import annotations
@@ -34,12 +35,18 @@ MIRROR = {
                 if isinstance(doc, dict) and doc.get("fail"):
                     raise ValueError("the mirror failed on purpose")
                 if isinstance(doc, dict) and "stream" in doc:
-                    chunks = (f"{model}:{i};" for i in range(int(doc["stream"])))
-                    return chunks, "text/plain"
+                    return _chunks(model, int(doc["stream"]), doc.get("break")), "text/plain"
                 return json.dumps({"tag": model, "echo": doc}), "application/json"
             if kind == "text/csv":
                 return f"{model},{data}", "text/csv; charset=utf-8"
             return bytes(reversed(data)) + model.encode(), "application/x-reversed"
+
+
+        def _chunks(model, count, broken):
+            for i in range(count):
+                yield f"{model}:{i};"
+            if broken:
+                raise RuntimeError("the stream broke on purpose")
     """,
 }
 
