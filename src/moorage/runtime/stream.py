@@ -86,6 +86,15 @@ async def stream_reply(
                                 }
                             )
                 except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    leftover = unread_bytes(response.content)
+                    if leftover:
+                        await send(
+                            {
+                                "type": "http.response.body",
+                                "body": payload_part_event(leftover),
+                                "more_body": True,
+                            }
+                        )
                     await send(
                         {
                             "type": "http.response.body",
@@ -108,3 +117,20 @@ async def stream_reply(
             raise errors.model_timeout(variant.name, invoker.timeout_s) from None
     finally:
         copy.inflight -= 1
+
+
+def unread_bytes(content: aiohttp.StreamReader) -> bytes:
+    """What the copy sent before its stream broke that was never read out.
+
+    aiohttp's ``StreamReader`` raises a stored error before it hands out
+    buffered data: when a last chunk and the broken connection both arrive
+    while the forwarding loop is busy sending the previous event, that chunk
+    would be lost. It is read from the reader's buffer instead (its
+    ``_buffer`` deque and ``_buffer_offset``; nothing when they are absent).
+    """
+    buffer = getattr(content, "_buffer", None)
+    if not buffer:
+        return b""
+    offset = getattr(content, "_buffer_offset", 0)
+    data = b"".join(bytes(part) for part in buffer)
+    return data[offset:] if isinstance(offset, int) else data
