@@ -74,7 +74,8 @@ async def stream_reply(
                 if output is not None:
                     output.content_type = response.headers.get("Content-Type")
                 try:
-                    async for chunk in response.content.iter_any():
+                    # One PayloadPart per HTTP chunk of the copy (a token stays one event).
+                    async for chunk, _ in response.content.iter_chunks():
                         if chunk:
                             if output is not None:
                                 output.add(chunk)
