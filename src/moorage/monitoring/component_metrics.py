@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moorage.monitoring.keys import MetricKey, StandardUnit
+from moorage.monitoring.invocation_series import InvocationSeries, invocation_series, recorder
+from moorage.monitoring.keys import StandardUnit
 from moorage.monitoring.store import MetricStore, Recorder
 
-NAMESPACE = "AWS/SageMaker"
 DIMENSION = "InferenceComponentName"
 # Components with recorders kept; past this the table starts afresh.
 _MAX_COMPONENTS = 4096
@@ -36,12 +36,8 @@ _MAX_COMPONENTS = 4096
 
 @dataclass(frozen=True)
 class _ComponentRecorders:
-    invocations: Recorder
+    series: InvocationSeries
     per_copy: Recorder
-    errors_4xx: Recorder
-    errors_5xx: Recorder
-    model_latency: Recorder
-    overhead_latency: Recorder
 
 
 class ComponentMetrics:
@@ -66,24 +62,12 @@ class ComponentMetrics:
                 self._components.clear()
             found = self._components[component] = self._recorders(component)
         ts = self._now()
-        found.invocations.record(1.0, ts)
+        found.series.record(status, model_latency_s, overhead_s, ts)
         found.per_copy.record(1.0 / copies if copies > 0 else 1.0, ts)
-        found.errors_4xx.record(1.0 if 400 <= status < 500 else 0.0, ts)
-        found.errors_5xx.record(1.0 if status >= 500 else 0.0, ts)
-        found.model_latency.record(model_latency_s * 1e6, ts)
-        found.overhead_latency.record(overhead_s * 1e6, ts)
 
     def _recorders(self, component: str) -> _ComponentRecorders:
         dims = {DIMENSION: component}
-
-        def rec(name: str, unit: StandardUnit) -> Recorder:
-            return self._store.recorder(MetricKey.of(NAMESPACE, name, dims), unit.value)
-
         return _ComponentRecorders(
-            invocations=rec("Invocations", StandardUnit.COUNT),
-            per_copy=rec("InvocationsPerCopy", StandardUnit.COUNT),
-            errors_4xx=rec("Invocation4XXErrors", StandardUnit.COUNT),
-            errors_5xx=rec("Invocation5XXErrors", StandardUnit.COUNT),
-            model_latency=rec("ModelLatency", StandardUnit.MICROSECONDS),
-            overhead_latency=rec("OverheadLatency", StandardUnit.MICROSECONDS),
+            series=invocation_series(self._store, dims),
+            per_copy=recorder(self._store, "InvocationsPerCopy", dims, StandardUnit.COUNT),
         )

@@ -38,25 +38,21 @@ invocation costs five bucket updates and one clock read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moorage.monitoring.component_metrics import ComponentMetrics
-from moorage.monitoring.keys import MetricKey, StandardUnit
+from moorage.monitoring.invocation_series import (
+    NAMESPACE,
+    InvocationSeries,
+    invocation_series,
+    recorder,
+)
+from moorage.monitoring.keys import StandardUnit
 from moorage.monitoring.store import MetricStore, Recorder
 
-NAMESPACE = "AWS/SageMaker"
+__all__ = ["NAMESPACE", "SHADOW_DROPPED", "InvocationMetrics"]
+
 SHADOW_DROPPED = "ShadowRequestsDropped"
 # Recorders kept for (endpoint, variant, config) series; rebuilt when dropped.
 _MAX_FLEETS = 1024
-
-
-@dataclass(frozen=True)
-class _VariantRecorders:
-    invocations: Recorder
-    errors_4xx: Recorder
-    errors_5xx: Recorder
-    model_latency: Recorder
-    overhead_latency: Recorder
 
 
 class InvocationMetrics:
@@ -65,9 +61,9 @@ class InvocationMetrics:
     def __init__(self, store: MetricStore) -> None:
         self._store = store
         self._now = store.clock.now
-        self._variants: dict[tuple[str, str], _VariantRecorders] = {}
+        self._variants: dict[tuple[str, str], InvocationSeries] = {}
         self._dropped: dict[tuple[str, str], Recorder] = {}
-        self._fleets: dict[tuple[str, str, str], _VariantRecorders] = {}
+        self._fleets: dict[tuple[str, str, str], InvocationSeries] = {}
         self._components = ComponentMetrics(store)
 
     def invoked(
@@ -83,7 +79,7 @@ class InvocationMetrics:
         if found is None:
             found = self._variants[(endpoint, variant)] = self._recorders(endpoint, variant)
         ts = self._now()
-        _record(found, status, model_latency_s, overhead_s, ts)
+        found.record(status, model_latency_s, overhead_s, ts)
         if config_name is not None:
             key = (endpoint, variant, config_name)
             fleet = self._fleets.get(key)
@@ -91,7 +87,7 @@ class InvocationMetrics:
                 if len(self._fleets) >= _MAX_FLEETS:
                     self._fleets.clear()
                 fleet = self._fleets[key] = self._recorders(endpoint, variant, config_name)
-            _record(fleet, status, model_latency_s, overhead_s, ts)
+            fleet.record(status, model_latency_s, overhead_s, ts)
 
     def component_invoked(
         self,
@@ -106,38 +102,17 @@ class InvocationMetrics:
 
     def shadow_dropped(self, endpoint: str, variant: str) -> None:
         """A request copied to shadow ``variant`` was dropped."""
-        recorder = self._dropped.get((endpoint, variant))
-        if recorder is None:
+        found = self._dropped.get((endpoint, variant))
+        if found is None:
             dims = {"EndpointName": endpoint, "VariantName": variant}
-            key = MetricKey.of(NAMESPACE, SHADOW_DROPPED, dims)
-            recorder = self._store.recorder(key, StandardUnit.COUNT.value)
-            self._dropped[(endpoint, variant)] = recorder
-        recorder.record(1.0, self._now())
+            found = recorder(self._store, SHADOW_DROPPED, dims, StandardUnit.COUNT)
+            self._dropped[(endpoint, variant)] = found
+        found.record(1.0, self._now())
 
     def _recorders(
         self, endpoint: str, variant: str, config_name: str | None = None
-    ) -> _VariantRecorders:
+    ) -> InvocationSeries:
         dims = {"EndpointName": endpoint, "VariantName": variant}
         if config_name is not None:
             dims["EndpointConfigName"] = config_name
-
-        def rec(name: str, unit: StandardUnit) -> Recorder:
-            return self._store.recorder(MetricKey.of(NAMESPACE, name, dims), unit.value)
-
-        return _VariantRecorders(
-            invocations=rec("Invocations", StandardUnit.COUNT),
-            errors_4xx=rec("Invocation4XXErrors", StandardUnit.COUNT),
-            errors_5xx=rec("Invocation5XXErrors", StandardUnit.COUNT),
-            model_latency=rec("ModelLatency", StandardUnit.MICROSECONDS),
-            overhead_latency=rec("OverheadLatency", StandardUnit.MICROSECONDS),
-        )
-
-
-def _record(
-    recorders: _VariantRecorders, status: int, model_latency_s: float, overhead_s: float, ts: float
-) -> None:
-    recorders.invocations.record(1.0, ts)
-    recorders.errors_4xx.record(1.0 if 400 <= status < 500 else 0.0, ts)
-    recorders.errors_5xx.record(1.0 if status >= 500 else 0.0, ts)
-    recorders.model_latency.record(model_latency_s * 1e6, ts)
-    recorders.overhead_latency.record(overhead_s * 1e6, ts)
+        return invocation_series(self._store, dims)

@@ -1,0 +1,52 @@
+"""The five series SageMaker records per invocation, for one set of dimensions.
+
+``Invocations`` (1), ``Invocation4XXErrors`` and ``Invocation5XXErrors``
+(1 or 0, so ``Average`` is an error rate), ``ModelLatency`` and
+``OverheadLatency`` (microseconds), in ``AWS/SageMaker``. Built once per
+dimension set (:func:`invocation_series`) and then recorded with one clock
+read (:meth:`InvocationSeries.record`); the variant, fleet and component
+metrics all use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from moorage.monitoring.keys import MetricKey, StandardUnit
+from moorage.monitoring.store import MetricStore, Recorder
+
+NAMESPACE = "AWS/SageMaker"
+
+
+@dataclass(frozen=True)
+class InvocationSeries:
+    invocations: Recorder
+    errors_4xx: Recorder
+    errors_5xx: Recorder
+    model_latency: Recorder
+    overhead_latency: Recorder
+
+    def record(self, status: int, model_latency_s: float, overhead_s: float, ts: float) -> None:
+        self.invocations.record(1.0, ts)
+        self.errors_4xx.record(1.0 if 400 <= status < 500 else 0.0, ts)
+        self.errors_5xx.record(1.0 if status >= 500 else 0.0, ts)
+        self.model_latency.record(model_latency_s * 1e6, ts)
+        self.overhead_latency.record(overhead_s * 1e6, ts)
+
+
+def recorder(
+    store: MetricStore, name: str, dims: Mapping[str, str], unit: StandardUnit
+) -> Recorder:
+    """The ``AWS/SageMaker`` series ``name`` with ``dims``."""
+    return store.recorder(MetricKey.of(NAMESPACE, name, dims), unit.value)
+
+
+def invocation_series(store: MetricStore, dims: Mapping[str, str]) -> InvocationSeries:
+    return InvocationSeries(
+        invocations=recorder(store, "Invocations", dims, StandardUnit.COUNT),
+        errors_4xx=recorder(store, "Invocation4XXErrors", dims, StandardUnit.COUNT),
+        errors_5xx=recorder(store, "Invocation5XXErrors", dims, StandardUnit.COUNT),
+        model_latency=recorder(store, "ModelLatency", dims, StandardUnit.MICROSECONDS),
+        overhead_latency=recorder(store, "OverheadLatency", dims, StandardUnit.MICROSECONDS),
+    )
