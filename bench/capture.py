@@ -56,6 +56,7 @@ from botocore.config import Config
 
 from moorage.capture import read_capture
 from router import (
+    DOC,
     IMAGE,
     ROLE,
     OtherLoad,
@@ -64,6 +65,7 @@ from router import (
     Target,
     machine,
     phase,
+    write_doc,
     write_model,
 )
 
@@ -74,7 +76,6 @@ ENDPOINTS = {
     "control": "bench-capture-control",
     "on": "bench-capture-on",
 }
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- capture-table:begin -->", "<!-- capture-table:end -->"
 
 
@@ -239,14 +240,6 @@ def table(measured: Sequence[Measured]) -> str:
     return "\n".join(rows)
 
 
-def write_doc(text: str) -> None:
-    doc = DOC.read_text()
-    start, end = doc.find(BEGIN), doc.find(END)
-    if start < 0 or end < start:
-        raise RuntimeError(f"{DOC} has no {BEGIN} ... {END} section to replace")
-    DOC.write_text(doc[: start + len(BEGIN)] + "\n" + text + "\n" + doc[end:])
-
-
 @contextlib.contextmanager
 def endpoints(
     capture_dir: Path, data_dir: Path, artifact: Path, flush_interval_s: float
@@ -329,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     if args.write:
-        write_doc(text)
+        write_doc(text, BEGIN, END)
     return 0 if captured == sent else 1
 
 

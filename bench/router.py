@@ -427,12 +427,13 @@ def table(results: Sequence[Result]) -> str:
     return "\n".join(rows)
 
 
-def write_doc(text: str) -> None:
+def write_doc(text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace what stands between the markers ``begin`` and ``end`` in docs/benchmarks.md."""
     doc = DOC.read_text()
-    start, end = doc.find(BEGIN), doc.find(END)
-    if start < 0 or end < start:
-        raise RuntimeError(f"{DOC} has no {BEGIN} ... {END} section to replace")
-    DOC.write_text(doc[: start + len(BEGIN)] + "\n" + text + "\n" + doc[end:])
+    start, stop = doc.find(begin), doc.find(end)
+    if start < 0 or stop < start:
+        raise RuntimeError(f"{DOC} has no {begin} ... {end} section to replace")
+    DOC.write_text(doc[: start + len(begin)] + "\n" + text + "\n" + doc[stop:])
 
 
 # --- the run ------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ from botocore.config import Config
 
 from capture import Comparison, Measured, comparisons, server_cpu_s
 from router import (
+    DOC,
     IMAGE,
     ROLE,
     OtherLoad,
@@ -81,6 +82,7 @@ from router import (
     _with_descendants,
     machine,
     phase,
+    write_doc,
     write_model,
 )
 
@@ -95,7 +97,6 @@ ENDPOINTS = {
 # The shadow's model for each endpoint that has one.
 SHADOW_MODEL = {"shadow": "bench-shadow-sleeps", "shadow-fast": "bench-shadow-noop"}
 PRODUCTION, SHADOW = "Prod", "Shadow"
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- shadow-table:begin -->", "<!-- shadow-table:end -->"
 
 
@@ -379,14 +380,6 @@ def counts_table(found: Sequence[Counts]) -> str:
     return "\n".join(rows)
 
 
-def write_doc(text: str) -> None:
-    doc = DOC.read_text()
-    start, end = doc.find(BEGIN), doc.find(END)
-    if start < 0 or end < start:
-        raise RuntimeError(f"{DOC} has no {BEGIN} ... {END} section to replace")
-    DOC.write_text(doc[: start + len(BEGIN)] + "\n" + text + "\n" + doc[end:])
-
-
 @contextlib.contextmanager
 def endpoints(data_dir: Path, noop: Path, sleeping: Path, kinds: Sequence[str]) -> Iterator[Server]:
     """A running server with the endpoints InService; stopped (SIGTERM) on exit."""
@@ -468,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     if args.write:
-        write_doc(text)
+        write_doc(text, BEGIN, END)
     # Every request sent was answered by production and counted.
     return 0 if all(c.production == c.sent for c in found) else 1
 
