@@ -170,6 +170,71 @@ def test_experiment_runs_a_shadow_captures_both_sides_and_restores_the_endpoint(
     delete(esm, name)
 
 
+def test_an_experiment_captures_the_streamed_answers_of_both_variants(
+    esm: Any, runtime: Any, tmp_path: Path
+) -> None:
+    name = unique("streamtest")
+    text = {"JsonContentTypes": ["application/json", "text/plain"]}
+    create_model(esm, f"{name}-v1", toolbox_archive(tmp_path / "v1.tar.gz", "v1").as_uri())
+    create_model(esm, f"{name}-v2", toolbox_archive(tmp_path / "v2.tar.gz", "v2").as_uri())
+    # The endpoint's own DataCaptureConfig keeps capturing production beside the experiment.
+    endpoint_capture = tmp_path / "endpoint-capture"
+    esm.create_endpoint_config(
+        EndpointConfigName=f"{name}-c1",
+        ProductionVariants=[variant("Prod", f"{name}-v1")],
+        DataCaptureConfig={
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": endpoint_capture.as_uri(),
+            "CaptureOptions": [{"CaptureMode": "InputAndOutput"}],
+            "CaptureContentTypeHeader": text,
+        },
+    )
+    esm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c1")
+    wait_in_service(esm, name)
+    destination = tmp_path / "captured"
+    create_experiment(
+        esm,
+        name,
+        name,
+        (f"{name}-v1", "Prod"),
+        (f"{name}-v2", "Shadow"),
+        100,
+        DataStorageConfig={"Destination": destination.as_uri(), "ContentType": text},
+    )
+    wait_experiment(esm, name, "Running")
+
+    requests = 6
+    sent = {}
+    for i in range(requests):
+        body = json.dumps({"op": "stream", "n": 3, "tagged": True, "i": i})
+        answer = runtime.invoke_endpoint_with_response_stream(
+            EndpointName=name, ContentType="application/json", Body=body, InferenceId=f"req-{i}"
+        )
+        parts = b"".join(event["PayloadPart"]["Bytes"] for event in answer["Body"])
+        assert parts == b"v1-0;v1-1;v1-2;"
+        sent[f"req-{i}"] = body
+
+    # Read while the experiment runs: its capture ends with it.
+    records = _captured(destination, name, 2 * requests)
+    assert sorted(records) == ["Prod", "Shadow"]
+    for variant_name, tag in (("Prod", "v1"), ("Shadow", "v2")):
+        captured = records[variant_name]
+        assert sorted(r.inference_id or "" for r in captured) == sorted(sent), variant_name
+        for record in captured:
+            assert record.endpoint_input is not None and record.endpoint_output is not None
+            assert record.endpoint_input.data == sent[record.inference_id or ""]
+            # The whole streamed answer, its chunks joined.
+            assert record.endpoint_output.data == f"{tag}-0;{tag}-1;{tag}-2;"
+    # Each production pair once in each destination; shadow copies only in the experiment's.
+    by_endpoint_config = _captured(endpoint_capture, name, requests)
+    assert sorted(by_endpoint_config) == ["Prod"]
+    assert len(by_endpoint_config["Prod"]) == requests
+
+    esm.stop_inference_experiment(Name=name, ModelVariantActions={"Prod": "Retain"})
+    wait_experiment(esm, name, "Completed")
+    delete(esm, name)
+
+
 def test_a_scheduled_experiment_waits_and_can_be_changed_started_early(
     esm: Any, tmp_path: Path
 ) -> None:

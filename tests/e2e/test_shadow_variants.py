@@ -2,7 +2,8 @@
 
 The production variant answers every request; the shadow receives a copy of
 a share of them (its weight over the production weight) through a bounded
-queue, and its own metrics appear under its variant name.
+queue, and its own metrics appear under its variant name. Streamed requests
+(InvokeEndpointWithResponseStream) are copied as streams.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EventStreamError
 
 from support.archives import toolbox_archive, write_archive
 from support.endpoints import create_model, delete, variant, wait_in_service
@@ -47,7 +48,40 @@ SLOW_MODEL = {
 }
 
 
-def metric_sum(cw: Any, endpoint: str, variant_name: str, metric: str, since: dt.datetime) -> float:
+# A shadow that streams its answer slowly: three chunks, 0.1 s apart.
+SLOW_STREAM_MODEL = {
+    "code/inference.py": """
+        import json
+        import time
+
+
+        def model_fn(model_dir, context):
+            return "slow-stream"
+
+
+        def input_fn(input_data, content_type, context):
+            return json.loads(input_data)
+
+
+        def predict_fn(data, model, context):
+            return _chunks()
+
+
+        def _chunks():
+            for i in range(3):
+                time.sleep(0.1)
+                yield f"shadow-{i};"
+
+
+        def output_fn(prediction, accept, context):
+            return prediction
+    """,
+}
+
+
+def metric_stat(
+    cw: Any, endpoint: str, variant_name: str, metric: str, since: dt.datetime, stat: str
+) -> list[float]:
     points = cw.get_metric_statistics(
         Namespace="AWS/SageMaker",
         MetricName=metric,
@@ -58,9 +92,13 @@ def metric_sum(cw: Any, endpoint: str, variant_name: str, metric: str, since: dt
         StartTime=since,
         EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),
         Period=60,
-        Statistics=["Sum"],
+        Statistics=[stat],
     )["Datapoints"]
-    return float(sum(p["Sum"] for p in points))
+    return [float(p[stat]) for p in points]
+
+
+def metric_sum(cw: Any, endpoint: str, variant_name: str, metric: str, since: dt.datetime) -> float:
+    return sum(metric_stat(cw, endpoint, variant_name, metric, since, "Sum"))
 
 
 def settled_sum(
@@ -124,6 +162,44 @@ def test_shadow_receives_its_share_and_callers_only_see_production(
     assert 74 <= copied <= 166, copied
     assert metric_sum(cw, name, "Shadow", "ShadowRequestsDropped", since) == 0
     assert metric_sum(cw, name, "Shadow", "Invocation5XXErrors", since) == 0
+    delete(esm, name)
+
+
+def test_streamed_invocations_reach_the_shadow_as_streams(
+    serving: MoorageServer, esm: Any, runtime: Any, tmp_path: Path
+) -> None:
+    name = unique("streamshadow")
+    cw = serving.client("cloudwatch")
+    since = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    shadow_url = write_archive(tmp_path / "shadow.tar.gz", SLOW_STREAM_MODEL).as_uri()
+    _shadow_endpoint(esm, tmp_path, shadow_url=shadow_url, shadow_weight=1.0, name=name)
+
+    requests = 12
+    for i in range(requests):
+        answer = runtime.invoke_endpoint_with_response_stream(
+            EndpointName=name,
+            ContentType="application/json",
+            Body=json.dumps({"op": "stream", "n": 4, "tagged": True, "i": i}),
+        )
+        assert answer["InvokedProductionVariant"] == "Prod"
+        parts = b"".join(event["PayloadPart"]["Bytes"] for event in answer["Body"])
+        assert parts == b"prod-0;prod-1;prod-2;prod-3;"
+    # A production stream that breaks midway is not copied.
+    broken = runtime.invoke_endpoint_with_response_stream(
+        EndpointName=name, ContentType="application/json", Body='{"op": "stream-fail"}'
+    )
+    with pytest.raises(EventStreamError):
+        for _ in broken["Body"]:
+            pass
+
+    assert metric_sum(cw, name, "Prod", "Invocations", since) == requests + 1
+    # Sampled at 100 %: every stream that ended normally was copied.
+    assert settled_sum(cw, name, "Shadow", "Invocations", since) == requests
+    assert metric_sum(cw, name, "Shadow", "ShadowRequestsDropped", since) == 0
+    assert metric_sum(cw, name, "Shadow", "Invocation5XXErrors", since) == 0
+    # Each copy was read to the end of the shadow's stream (3 chunks, 0.1 s apart).
+    fastest = min(metric_stat(cw, name, "Shadow", "ModelLatency", since, "Minimum"))
+    assert fastest >= 300_000, fastest
     delete(esm, name)
 
 

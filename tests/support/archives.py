@@ -35,7 +35,8 @@ def write_tar_slip(path: Path) -> Path:
 
 # A model whose behaviour each request chooses: {"op": "echo" | "fail" | "sleep" |
 # "stream" | "stream-fail", ...}. It reports the process id, so tests can tell
-# copies apart, and echoes custom attributes.
+# copies apart, and echoes custom attributes. A "stream" of n chunks reads
+# chunk-0;chunk-1;... ({"tagged": true}: the model's tag instead of "chunk").
 TOOLBOX = {
     "code/inference.py": """
         import json
@@ -63,7 +64,8 @@ TOOLBOX = {
             if op == "sleep":
                 time.sleep(float(data["seconds"]))
             if op == "stream":
-                return (f"chunk-{i};" for i in range(int(data.get("n", 5))))
+                label = model["tag"] if data.get("tagged") else "chunk"
+                return (f"{label}-{i};" for i in range(int(data.get("n", 5))))
             if op == "stream-fail":
                 return _failing()
             return {"pid": os.getpid(), "tag": model["tag"], "data": data,

@@ -98,6 +98,18 @@ class StreamedOutput:
         return b"".join(self._chunks)
 
 
+def streamed_output(*configs: CaptureConfig | None) -> StreamedOutput | None:
+    """What keeps a streamed answer captured with any of ``configs``; None when none captures.
+
+    One answer serves every capture of it (the endpoint config's and an
+    inference experiment's): its chunks are kept if any of them captures output.
+    """
+    wanted = [config for config in configs if config is not None]
+    if not wanted:
+        return None
+    return StreamedOutput(keep=any(config.capture_output for config in wanted))
+
+
 class InvocationCapture:
     """Decides per invocation whether to capture it, and offers the pair to the writer."""
 

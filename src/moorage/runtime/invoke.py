@@ -7,7 +7,9 @@ on the server's one port. This is the hot path: the request is read with the
 and proxied to the copy's ``/invocations``. A copy that gives no answer at
 all (refused or dropped connection) is replaced by another copy once.
 Answered invocations are offered to data capture (:mod:`moorage.runtime.capture`)
-with the capture config of the fleet that answered.
+with the capture config of the fleet that answered, and copied to the
+endpoint's shadow variants (:mod:`moorage.runtime.shadow`): an InvokeEndpoint
+request once answered, a streamed one once its stream has ended normally.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from moorage.capture import CaptureWriter
 from moorage.errors import ServiceError
 from moorage.fleet.base import Copy
 from moorage.runtime import errors
-from moorage.runtime.capture import InvocationCapture, StreamedOutput
+from moorage.runtime.capture import InvocationCapture, streamed_output
 from moorage.runtime.components import resolve as resolve_component
 from moorage.runtime.errors import RuntimeError_
 from moorage.runtime.router import Router
@@ -394,31 +396,40 @@ class Invoker:
     ) -> None:
         headers = self._forward_headers(request)
         copy = self._pick(variant, route, None)
+        shadows = self.shadows if route.shadows else None
+        # An inference experiment's capture of this answer (its DataStorageConfig).
+        experiment = None if shadows is None else shadows.production_capture(route)
         for attempt in range(2):
             capture = self.capture.decide(variant, copy)
-            output = None if capture is None else StreamedOutput(keep=capture.capture_output)
+            output = streamed_output(capture, experiment)
             try:
-                status = await stream_reply(
+                ended = await stream_reply(
                     self, request, route, variant, copy, headers, send, started, output
                 )
-                if capture is not None and output is not None and output.complete:
-                    self.capture.offer(
-                        capture,
-                        route.name,
-                        variant.name,
-                        request.headers,
-                        request.body,
-                        output.body,
-                        output.content_type,
-                    )
-                return
             except CopyUnavailable:
                 if attempt == 1:
                     raise errors.service_unavailable(
                         f"Variant {variant.name} of endpoint {route.name} could not be reached."
                     ) from None
                 copy = self._pick(variant, route, copy)
-        del status
+                continue
+            if not ended:
+                return
+            if capture is not None and output is not None and output.complete:
+                self.capture.offer(
+                    capture,
+                    route.name,
+                    variant.name,
+                    request.headers,
+                    request.body,
+                    output.body,
+                    output.content_type,
+                )
+            if shadows is not None:
+                shadows.mirror_stream(
+                    route, variant.name, headers, request.body, output, experiment
+                )
+            return
 
 
 def _config_of(variant: VariantRoute, copy: Copy) -> str | None:

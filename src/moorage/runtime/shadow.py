@@ -3,21 +3,28 @@
 An endpoint whose config has ``ShadowProductionVariants`` (or that runs an
 inference experiment) answers every caller from its production variant;
 :meth:`ShadowMirror.mirror` is then called once the production answer is in
-hand and, for each shadow variant, draws whether this request is copied
+hand (:meth:`ShadowMirror.mirror_stream` once a streamed answer has ended
+normally) and, for each shadow variant, draws whether this request is copied
 (:func:`moorage.runtime.snapshot.sampling_fraction`). A copied request goes
 into the shadow's bounded queue and the production answer goes back to the
 caller at once: nothing on the caller's path waits on a shadow.
 
 Per shadow variant a fixed number of worker tasks take requests from the
 queue and send them to a copy of the shadow, picked on the routing snapshot
-current at that moment. The shadow's answer is only measured (the same
-per-variant metrics as production, under the shadow's variant name) and,
-during an inference experiment with a ``DataStorageConfig``, captured.
+current at that moment, the way the caller asked: a streamed request is sent
+to the copy as a stream too and read to its end. The shadow's answer is only
+measured (the same per-variant metrics as production, under the shadow's
+variant name) and, during an inference experiment with a
+``DataStorageConfig``, captured (a streamed answer as its chunks joined,
+once it has ended normally, as :mod:`moorage.runtime.capture` captures
+production streams).
 
 A shadow that is slow or down never slows production: when its queue is
 full, or it has no healthy instance, or its instance cannot be reached, the
 copied request is dropped and counted (``ShadowRequestsDropped``, see
-:mod:`moorage.monitoring.sagemaker`). Neighbours: the router's snapshots
+:mod:`moorage.monitoring.sagemaker`). A drop happens on the request path for
+every copy while a shadow lags, so it costs a few attribute reads and the
+observer call. Neighbours: the router's snapshots
 (:mod:`moorage.runtime.snapshot`), the upstream clients
 (:mod:`moorage.runtime.upstream`), capture (:mod:`moorage.capture`).
 """
@@ -33,7 +40,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+import aiohttp
+
 from moorage.capture import CaptureConfig, CaptureWriter
+from moorage.fleet.base import Copy
+from moorage.runtime.capture import StreamedOutput
 from moorage.runtime.router import Router
 from moorage.runtime.snapshot import EndpointRoute, ShadowRoute
 from moorage.runtime.upstream import CopyTimeout, CopyUnavailable, Reply, Upstream
@@ -78,6 +89,8 @@ class _Copied(NamedTuple):
     headers: Mapping[str, str]
     body: bytes
     queued_at: float
+    # Sent as InvokeEndpointWithResponseStream sends it (the copy streams its answer).
+    stream: bool
 
 
 class _Lane:
@@ -113,7 +126,11 @@ class ShadowMirror:
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.rng = rng or random.Random()
+        # (endpoint lower-cased, variant) → lane; _named finds it by the
+        # endpoint's name as routed, without lower-casing on every request.
         self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._named: dict[tuple[str, str], _Lane] = {}
+        self._shadow_dropped = observer.shadow_dropped
         # endpoint (lower-cased) → the running experiment's capture config.
         self._experiment_capture: dict[str, CaptureConfig] = {}
         self._closed = False
@@ -145,46 +162,92 @@ class ShadowMirror:
     ) -> None:
         """Copy an answered production request to the route's shadows. Never blocks or raises."""
         try:
-            self._capture_production(route, variant, headers, body, reply)
-            for shadow in route.shadows:
-                if shadow.fraction >= 1.0 or self.rng.random() < shadow.fraction:
-                    self._enqueue(route.name, shadow, headers, body)
+            if self._experiment_capture and 200 <= reply.status < 300:
+                config = self.production_capture(route)
+                if config is not None:
+                    self._offer(
+                        config,
+                        route.name,
+                        variant,
+                        headers,
+                        body,
+                        reply.body,
+                        reply.headers.get("content-type", "application/json"),
+                    )
+            self._copy(route, headers, body, False)
         except Exception:
             log.exception("mirroring a request to the shadow variants failed")
 
-    def _capture_production(
+    def production_capture(self, route: EndpointRoute) -> CaptureConfig | None:
+        """The experiment capture to keep this production answer for; None: not captured.
+
+        Drawn once per request; for a streamed invocation before the stream
+        starts, so that the chunks of an uncaptured stream are not kept.
+        """
+        if not self._experiment_capture or self.capture is None:
+            return None
+        config = self._experiment_capture.get(route.name.lower())
+        if config is None or not self.capture.sampled(config):
+            return None
+        return config
+
+    def mirror_stream(
         self,
         route: EndpointRoute,
         variant: str,
         headers: Mapping[str, str],
         body: bytes,
-        reply: Reply,
+        output: StreamedOutput | None,
+        capture: CaptureConfig | None,
     ) -> None:
-        config = self._experiment_capture.get(route.name.lower())
-        if config is None or self.capture is None or not 200 <= reply.status < 300:
-            return
-        if self.capture.sampled(config):
-            self._offer(config, route.name, variant, headers, body, reply)
+        """Copy a streamed production request that ended normally to the route's shadows.
+
+        ``capture`` is what :meth:`production_capture` gave before the stream
+        started and ``output`` the production answer's chunks; the copies are
+        sent as streams. Never blocks or raises.
+        """
+        try:
+            if capture is not None and output is not None and output.complete:
+                self._offer(
+                    capture, route.name, variant, headers, body, output.body, output.content_type
+                )
+            self._copy(route, headers, body, True)
+        except Exception:
+            log.exception("mirroring a streamed request to the shadow variants failed")
+
+    def _copy(
+        self, route: EndpointRoute, headers: Mapping[str, str], body: bytes, stream: bool
+    ) -> None:
+        for shadow in route.shadows:
+            if shadow.fraction >= 1.0 or self.rng.random() < shadow.fraction:
+                self._enqueue(route.name, shadow, headers, body, stream)
 
     def _enqueue(
-        self, endpoint: str, shadow: ShadowRoute, headers: Mapping[str, str], body: bytes
+        self,
+        endpoint: str,
+        shadow: ShadowRoute,
+        headers: Mapping[str, str],
+        body: bytes,
+        stream: bool,
     ) -> None:
         name = shadow.variant.name
-        if self._closed:
+        lane = self._named.get((endpoint, name))
+        if lane is None:
+            if self._closed:
+                self._drop(endpoint, name)
+                return
+            lane = self._lane(endpoint, name)
+        # Checked before building the item: a lagging shadow drops every copy.
+        if lane.queue.full():
             self._drop(endpoint, name)
             return
-        lane = self._lane(endpoint, name)
-        try:
-            lane.queue.put_nowait(_Copied(headers, body, time.perf_counter()))
-        except asyncio.QueueFull:
-            self._drop(endpoint, name)
-            return
+        lane.queue.put_nowait(_Copied(headers, body, time.perf_counter(), stream))
         self._queued += 1
 
     def _drop(self, endpoint: str, variant: str) -> None:
         self._dropped += 1
         try:
-            self.observer.shadow_dropped(endpoint, variant)
+            self._shadow_dropped(endpoint, variant)
         except Exception:
             log.exception("shadow observer failed")
 
@@ -197,6 +260,7 @@ class ShadowMirror:
                 asyncio.create_task(self._work(lane), name=f"shadow-{endpoint}-{variant}-{i}")
                 for i in range(self.concurrency)
             ]
+        self._named[(endpoint, variant)] = lane
         return lane
 
     # -- workers --------------------------------------------------------------
@@ -233,6 +297,9 @@ class ShadowMirror:
         copy.inflight += 1
         started = time.perf_counter()
         try:
+            if item.stream:
+                await self._send_stream(lane, item, copy, config_name, started)
+                return
             reply = await self.upstream.invoke(copy, item.body, item.headers, self.timeout_s)
         except CopyUnavailable:
             self._drop(lane.endpoint, lane.variant)
@@ -251,7 +318,63 @@ class ShadowMirror:
             and 200 <= reply.status < 300
             and self.capture.sampled(config)
         ):
-            self._offer(config, lane.endpoint, lane.variant, item.headers, item.body, reply)
+            self._offer(
+                config,
+                lane.endpoint,
+                lane.variant,
+                item.headers,
+                item.body,
+                reply.body,
+                reply.headers.get("content-type", "application/json"),
+            )
+
+    async def _send_stream(
+        self, lane: _Lane, item: _Copied, copy: Copy, config_name: str | None, started: float
+    ) -> None:
+        """Invoke ``copy`` as a streamed invocation and read its stream to the end.
+
+        Recorded as :mod:`moorage.runtime.stream` records a production
+        stream: the copy's status when it answers non-2xx, else 200 once the
+        stream is over, with the time to its end as ``ModelLatency`` — also
+        when it broke midway (a caller would have had a ``ModelStreamError``
+        event after a 200; here the break is logged, and nothing captured).
+        """
+        config = self._experiment_capture.get(lane.endpoint.lower())
+        if config is not None and (self.capture is None or not self.capture.sampled(config)):
+            config = None
+        output = None if config is None else StreamedOutput(keep=config.capture_output)
+        async with self.upstream.stream(copy, item.body, item.headers, self.timeout_s) as response:
+            status = response.status
+            try:
+                if not 200 <= status < 300:
+                    await response.read()
+                else:
+                    if output is not None:
+                        output.content_type = response.headers.get("Content-Type")
+                    async for chunk, _ in response.content.iter_chunks():
+                        if chunk and output is not None:
+                            output.add(chunk)
+                    if output is not None:
+                        output.finish()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.warning(
+                    "the model stream of shadow variant %s of endpoint %s ended unexpectedly: %s",
+                    lane.variant,
+                    lane.endpoint,
+                    exc or type(exc).__name__,
+                )
+            self._answered += 1
+            self._observe(lane, config_name, status, started, item)
+        if config is not None and output is not None and output.complete:
+            self._offer(
+                config,
+                lane.endpoint,
+                lane.variant,
+                item.headers,
+                item.body,
+                output.body,
+                output.content_type,
+            )
 
     def _observe(
         self, lane: _Lane, config_name: str | None, status: int, started: float, item: _Copied
@@ -276,7 +399,8 @@ class ShadowMirror:
         variant: str,
         headers: Mapping[str, str],
         body: bytes,
-        reply: Reply,
+        answer: bytes,
+        answer_content_type: str | None,
     ) -> None:
         assert self.capture is not None
         self.capture.offer(
@@ -285,8 +409,8 @@ class ShadowMirror:
             variant,
             body,
             headers.get("content-type"),
-            reply.body,
-            reply.headers.get("content-type", "application/json"),
+            answer,
+            answer_content_type,
             headers.get("x-amzn-sagemaker-inference-id"),
         )
 
@@ -301,6 +425,7 @@ class ShadowMirror:
         self._closed = True
         lanes = list(self._lanes.values())
         self._lanes.clear()
+        self._named.clear()
         for lane in lanes:
             for task in lane.workers:
                 task.cancel()

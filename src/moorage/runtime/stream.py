@@ -7,7 +7,8 @@ the stream breaks midway, a ``ModelStreamError`` event ends it (the HTTP
 status is already 200 by then, as with SageMaker). When the invocation is
 captured, the chunks are also kept in a
 :class:`~moorage.runtime.capture.StreamedOutput`, complete only if the
-stream ended normally.
+stream ended normally. :func:`stream_reply` says whether it did: only then
+is the request copied to the endpoint's shadow variants.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ async def stream_reply(
     send: Send,
     started: float,
     output: StreamedOutput | None = None,
-) -> int:
+) -> bool:
+    """Forward the copy's streamed answer to the caller; True if the stream ended normally."""
+    ended = False
     copy.inflight += 1
     upstream_started = time.perf_counter()
     try:
@@ -108,11 +111,12 @@ async def stream_reply(
                         }
                     )
                 else:
+                    ended = True
                     if output is not None:
                         output.finish()
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 invoker._observe(route, variant, copy, 200, upstream_started, started)
-                return 200
+                return ended
         except CopyTimeout:
             invoker._observe(route, variant, copy, 424, upstream_started, started)
             raise errors.model_timeout(variant.name, invoker.timeout_s) from None
