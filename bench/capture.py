@@ -125,13 +125,33 @@ def deploy(url: str, artifact: Path, capture_uri: str) -> None:
         )
 
 
-def server_cpu_s(pid: int) -> float:
+def process_cpu_s(pid: int) -> float:
     """CPU time of every thread of process ``pid`` so far (Linux schedstat, nanoseconds)."""
     total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            total += int((task / "schedstat").read_text().split()[0])
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                total += int((task / "schedstat").read_text().split()[0])
     return total / 1e9
+
+
+def writer_pids(server_pid: int) -> list[int]:
+    """The server's capture writer process (a child running moorage.capture.worker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == server_pid and b"moorage.capture.worker" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def server_cpu_s(pid: int) -> tuple[float, float]:
+    """CPU time so far of the server process, and of its capture writer process."""
+    return process_cpu_s(pid), sum(process_cpu_s(child) for child in writer_pids(pid))
 
 
 @dataclass
@@ -139,11 +159,16 @@ class Measured:
     """One endpoint at one concurrency: latencies and rates, and server CPU per request."""
 
     result: Result
-    cpu_us: list[float]  # per round
+    cpu_us: list[float]  # per round: the server process
+    writer_cpu_us: list[float]  # per round: its capture writer process
 
     @property
     def cpu_per_request_us(self) -> float:
         return statistics.median(self.cpu_us)
+
+    @property
+    def writer_cpu_per_request_us(self) -> float:
+        return statistics.median(self.writer_cpu_us)
 
 
 async def measure(
@@ -153,14 +178,16 @@ async def measure(
     for target in targets:
         await phase(target, concurrency, args.warmup)
     await asyncio.sleep(pause)
-    measured = {t.name: Measured(Result(t.name, concurrency, [], []), []) for t in targets}
+    measured = {t.name: Measured(Result(t.name, concurrency, [], []), [], []) for t in targets}
     for n in range(args.rounds):
         for target in targets if n % 2 == 0 else list(reversed(targets)):
-            before = server_cpu_s(pid)
+            server_before, writer_before = server_cpu_s(pid)
             measured[target.name].result.add(await phase(target, concurrency, args.requests))
             await asyncio.sleep(pause)  # the round's last records are written meanwhile
-            spent = server_cpu_s(pid) - before
-            measured[target.name].cpu_us.append(spent / args.requests * 1e6)
+            server_after, writer_after = server_cpu_s(pid)
+            per_request = 1e6 / args.requests
+            measured[target.name].cpu_us.append((server_after - server_before) * per_request)
+            measured[target.name].writer_cpu_us.append((writer_after - writer_before) * per_request)
     return [measured[t.name] for t in targets]
 
 
@@ -175,6 +202,7 @@ class Comparison:
     p99_delta_ms: float
     cpu_off_us: float
     cpu_us: float
+    writer_cpu_us: float
 
     @classmethod
     def of(cls, off: Measured, other: Measured) -> Comparison:
@@ -188,6 +216,7 @@ class Comparison:
             a.percentile_ms(0.99) - b.percentile_ms(0.99),
             off.cpu_per_request_us,
             other.cpu_per_request_us,
+            other.writer_cpu_per_request_us,
         )
 
     @property
@@ -205,6 +234,7 @@ class Comparison:
             "p99_delta_ms": round(self.p99_delta_ms, 3),
             "server_cpu_us_per_request_off": round(self.cpu_off_us, 1),
             "server_cpu_us_per_request": round(self.cpu_us, 1),
+            "writer_cpu_us_per_request": round(self.writer_cpu_us, 1),
         }
 
 
@@ -220,8 +250,8 @@ def comparisons(measured: Sequence[Measured]) -> list[Comparison]:
 def table(measured: Sequence[Measured]) -> str:
     rows = [
         "| concurrency | endpoint | p50 ms | p99 ms | req/s | req/s vs off "
-        "| p50 / p99 vs off, ms | server CPU µs/request |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| p50 / p99 vs off, ms | server CPU µs/request | writer CPU µs/request |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     compared = {(c.target, c.concurrency): c for c in comparisons(measured)}
     for m in measured:
@@ -235,7 +265,8 @@ def table(measured: Sequence[Measured]) -> str:
             cpu += f" ({c.cpu_us - c.cpu_off_us:+.1f})"
         rows.append(
             f"| {r.concurrency} | {r.target} | {r.percentile_ms(0.5):.3f} | "
-            f"{r.percentile_ms(0.99):.3f} | {r.rps:,.0f} | {ratio} | {delta} | {cpu} |"
+            f"{r.percentile_ms(0.99):.3f} | {r.rps:,.0f} | {ratio} | {delta} | {cpu} "
+            f"| {m.writer_cpu_per_request_us:.1f} |"
         )
     return "\n".join(rows)
 

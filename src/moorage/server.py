@@ -22,7 +22,7 @@ from moorage.api.plan_page import PATH as PLAN_PATH
 from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
 from moorage.arns import Partition
-from moorage.capture import CaptureWriter
+from moorage.capture.process import CaptureProcess
 from moorage.clock import Clock, ScaledClock, SystemClock
 from moorage.coalesce import CoalescingHttpToolsProtocol
 from moorage.control.context import ControlContext
@@ -91,7 +91,7 @@ class Moorage:
         self.cloudwatch = CloudWatch(self.ctx, max_body=settings.max_api_body_bytes)
         self.metrics = self.cloudwatch.metrics
         self.alarms = self.cloudwatch.alarms
-        self.capture = CaptureWriter(clock, flush_interval_s=settings.capture_flush_interval_s)
+        self.capture = CaptureProcess(clock, flush_interval_s=settings.capture_flush_interval_s)
         self.rollouts.alarms = alarm_check(self.alarms)
         self.components.alarms = alarm_check(self.alarms)
         wake_on_transitions(self.alarms, self.reconciler.poke)

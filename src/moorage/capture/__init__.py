@@ -5,7 +5,9 @@ An endpoint config's ``DataCaptureConfig`` and an inference experiment's
 the runtime asks :meth:`CaptureWriter.sampled` and hands sampled pairs to
 :meth:`CaptureWriter.offer`, which queues them without blocking; a
 background thread writes them as SageMaker-format JSON Lines files to S3 or,
-as a local extension, to a directory. :func:`read_capture` reads them back.
+as a local extension, to a directory. The server runs that writer in a
+process of its own (:class:`~moorage.capture.process.CaptureProcess`, same
+two calls). :func:`read_capture` reads them back.
 See ``docs/data-capture.md``.
 
 Modules: :mod:`~moorage.capture.config` (the two API shapes),
@@ -14,7 +16,9 @@ Modules: :mod:`~moorage.capture.config` (the two API shapes),
 writer), :mod:`~moorage.capture.keys` (file names),
 :mod:`~moorage.capture.sampling`, :mod:`~moorage.capture.sinks` (local files,
 S3 PutObject), :mod:`~moorage.capture.writer` (queue and thread),
-:mod:`~moorage.capture.reader`.
+:mod:`~moorage.capture.queue` (what the request path needs of either),
+:mod:`~moorage.capture.process` and :mod:`~moorage.capture.worker` (the
+writer in a process of its own), :mod:`~moorage.capture.reader`.
 """
 
 from moorage.capture.config import CaptureConfig, media_type
@@ -22,6 +26,7 @@ from moorage.capture.destination import Destination, DestinationKind, parse_dest
 from moorage.capture.errors import CaptureConfigError, CaptureReadError
 from moorage.capture.format import CapturedPayload, CaptureRecord, Encoding, Mode
 from moorage.capture.keys import object_key
+from moorage.capture.queue import CaptureQueue
 from moorage.capture.reader import capture_files, read_capture
 from moorage.capture.sampling import Sampler
 from moorage.capture.writer import (
@@ -38,6 +43,7 @@ __all__ = [
     "DEFAULT_MAX_QUEUE_BYTES",
     "CaptureConfig",
     "CaptureConfigError",
+    "CaptureQueue",
     "CaptureReadError",
     "CaptureRecord",
     "CaptureStats",

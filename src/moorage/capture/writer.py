@@ -32,10 +32,9 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import NamedTuple
 
 from moorage.artifacts.s3 import S3ClientFactory
 from moorage.capture.config import CaptureConfig
@@ -79,18 +78,58 @@ class CaptureStats:
     last_error: str | None
 
 
-class _Pair(NamedTuple):
-    # A tuple, not a frozen dataclass: built on the request path, so it
-    # should cost as little as possible.
-    config: CaptureConfig
-    endpoint: str
-    variant: str
-    time: float
-    inference_id: str | None
-    request: bytes | None
-    request_content_type: str | None
-    response: bytes | None
-    response_content_type: str | None
+# One captured request/response pair as queued, a side not captured being None:
+# (config, endpoint, variant, time, inference_id, request, request content type,
+# response, response content type). A plain tuple, read by position: it is
+# built on the request path, so it should cost as little as possible, and
+# batches of them are what moorage.capture.process pickles for the writer
+# process (plain tuples pickle several times faster than named ones).
+Pair = tuple[
+    CaptureConfig,
+    str,
+    str,
+    float,
+    "str | None",
+    "bytes | None",
+    "str | None",
+    "bytes | None",
+    "str | None",
+]
+
+
+def make_pair(
+    config: CaptureConfig,
+    endpoint: str,
+    variant: str,
+    at: float,
+    inference_id: str | None,
+    request_body: bytes,
+    request_content_type: str | None,
+    response_body: bytes,
+    response_content_type: str | None,
+) -> Pair | None:
+    """The pair to queue: the sides ``config`` captures; None if it captures nothing."""
+    request = request_body if config.capture_input else None
+    response = response_body if config.capture_output else None
+    if not config.enabled or (request is None and response is None):
+        return None
+    return (
+        config,
+        endpoint,
+        variant,
+        at,
+        inference_id,
+        request,
+        request_content_type,
+        response,
+        response_content_type,
+    )
+
+
+def pair_size(pair: Pair) -> int:
+    """The bytes a queued pair holds (what the queue's byte bound counts)."""
+    request, response = pair[5], pair[7]
+    return (0 if request is None else len(request)) + (0 if response is None else len(response))
 
 
 _GroupKey = tuple[int, str, str, int]
@@ -111,6 +150,7 @@ class CaptureWriter:
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         retry_delays_s: Iterable[float] = DEFAULT_RETRY_DELAYS_S,
         rng: random.Random | None = None,
+        on_flush: Callable[[CaptureStats], None] | None = None,
     ) -> None:
         if flush_interval_s <= 0 or max_queue < 1 or max_queue_bytes < 1:
             raise ValueError("flush_interval_s, max_queue and max_queue_bytes must be positive")
@@ -123,6 +163,7 @@ class CaptureWriter:
         self._batch_records = max(1, min(batch_records, max_queue))
         self._batch_bytes = max(1, min(batch_bytes, max_queue_bytes))
         self._retry_delays_s = tuple(retry_delays_s)
+        self._on_flush = on_flush
         # _lock guards the queue and the counters and is only held briefly:
         # the request path takes it in offer(). _write_lock serialises
         # flushes (writer thread, flush(), close()) and is held during I/O.
@@ -130,7 +171,7 @@ class CaptureWriter:
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._queue: deque[_Pair] = deque()
+        self._queue: deque[Pair] = deque()
         self._queued_bytes = 0
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -166,26 +207,24 @@ class CaptureWriter:
         nothing (False, not counted as dropped).
         """
         try:
-            request = request_body if config.capture_input else None
-            response = response_body if config.capture_output else None
-            size = len(request or b"") + len(response or b"")
-            pair = _Pair(
+            pair = make_pair(
                 config,
                 endpoint,
                 variant,
                 self._clock.now(),
                 inference_id,
-                request,
+                request_body,
                 request_content_type,
-                response,
+                response_body,
                 response_content_type,
             )
+            size = 0 if pair is None else pair_size(pair)
         except Exception:
             log.debug("capture pair refused", exc_info=True)
             with self._lock:
                 self._dropped += 1
             return False
-        if not config.enabled or (request is None and response is None):
+        if pair is None:
             return False  # nothing to capture: not a drop
         with self._lock:
             if (
@@ -205,6 +244,25 @@ class CaptureWriter:
             self._wake.set()
         return True
 
+    def accept(self, pairs: Iterable[Pair]) -> int:
+        """Queue pairs already taken elsewhere (another process's :meth:`offer`).
+
+        Bounds are not applied here: whoever offered the pairs applied them
+        and counted drops. Returns how many records are now queued, so that
+        the caller can :meth:`flush` (and stop taking more) when it is many.
+        """
+        pairs = list(pairs)
+        size = sum(map(pair_size, pairs))
+        with self._lock:
+            self._queue.extend(pairs)
+            self._queued_bytes += size
+            self._accepted += len(pairs)
+            queued = len(self._queue)
+            full = queued >= self._batch_records or self._queued_bytes >= self._batch_bytes
+        if full and not self._wake.is_set():
+            self._wake.set()
+        return queued
+
     # -- lifecycle ----------------------------------------------------------
 
     def start(self) -> None:
@@ -220,9 +278,14 @@ class CaptureWriter:
         if not self._write_lock.acquire(timeout=-1 if timeout_s is None else timeout_s):
             return False
         try:
-            self._flush_locked()
+            taken = self._flush_locked()
         finally:
             self._write_lock.release()
+        if taken and self._on_flush is not None:
+            try:
+                self._on_flush(self.stats)
+            except Exception:
+                log.exception("capture flush callback failed")
         return True
 
     def close(self, timeout_s: float | None = None) -> bool:
@@ -288,7 +351,7 @@ class CaptureWriter:
             if stopping:
                 return
 
-    def _flush_locked(self) -> None:
+    def _flush_locked(self) -> int:
         with self._lock:
             batch = self._queue
             self._queue = deque()
@@ -306,27 +369,23 @@ class CaptureWriter:
         # the epoch second // 3600 (what Hour.of distinguishes).
         targets: dict[tuple[Destination, str | None], int] = {}
         by_config: dict[int, int] = {}  # id(config) → target; the batch keeps configs alive
-        groups: dict[_GroupKey, list[_Pair]] = {}
+        groups: dict[_GroupKey, list[Pair]] = {}
         for pair in batch:
-            target = by_config.get(id(pair.config))
+            config, endpoint, variant, at = pair[0], pair[1], pair[2], pair[3]
+            target = by_config.get(id(config))
             if target is None:
-                value = (pair.config.destination, pair.config.kms_key_id)
-                target = by_config[id(pair.config)] = targets.setdefault(value, len(targets))
-            key = (target, pair.endpoint, pair.variant, int(pair.time) // 3600)
+                value = (config.destination, config.kms_key_id)
+                target = by_config[id(config)] = targets.setdefault(value, len(targets))
+            key = (target, endpoint, variant, int(at) // 3600)
             group = groups.get(key)
             if group is None:
                 groups[key] = [pair]
             else:
                 group.append(pair)
         for pairs in groups.values():
-            first = pairs[0]
-            self._write_group(
-                first.config.destination,
-                first.config.kms_key_id,
-                first.endpoint,
-                first.variant,
-                pairs,
-            )
+            config, endpoint, variant = pairs[0][0], pairs[0][1], pairs[0][2]
+            self._write_group(config.destination, config.kms_key_id, endpoint, variant, pairs)
+        return len(batch)
 
     def _write_group(
         self,
@@ -334,7 +393,7 @@ class CaptureWriter:
         kms_key_id: str | None,
         endpoint: str,
         variant: str,
-        pairs: list[_Pair],
+        pairs: list[Pair],
     ) -> None:
         lines: list[str] = []
         append = lines.append
@@ -362,7 +421,7 @@ class CaptureWriter:
         if not lines:
             return
         body = ("\n".join(lines) + "\n").encode("utf-8")
-        key = object_key(endpoint, variant, pairs[0].time)
+        key = object_key(endpoint, variant, pairs[0][3])
         error = ""
         for delay in (0.0, *self._retry_delays_s):
             if delay:

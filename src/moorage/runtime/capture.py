@@ -9,8 +9,9 @@ capture applies (during a blue/green update the blue and the green fleet
 capture as their own configs say). The invoker
 (:mod:`moorage.runtime.invoke`) asks :class:`InvocationCapture` once the
 answering copy is known; sampled pairs go to the
-:class:`~moorage.capture.CaptureWriter`, which queues them and writes them
-from its own thread (``docs/data-capture.md``).
+:class:`~moorage.capture.CaptureQueue` (the server's is a
+:class:`~moorage.capture.process.CaptureProcess`), which queues them and has
+them written off the request path (``docs/data-capture.md``).
 
 Only answered invocations (2xx) are captured. A streamed answer
 (InvokeEndpointWithResponseStream) is captured as the concatenation of its
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from moorage.capture import CaptureConfig, CaptureConfigError, CaptureWriter
+from moorage.capture import CaptureConfig, CaptureConfigError, CaptureQueue
 from moorage.domain.endpoint_config import EndpointConfig
 from moorage.fleet.base import Copy
 from moorage.runtime.snapshot import VariantRoute
@@ -113,7 +114,7 @@ def streamed_output(*configs: CaptureConfig | None) -> StreamedOutput | None:
 class InvocationCapture:
     """Decides per invocation whether to capture it, and offers the pair to the writer."""
 
-    def __init__(self, writer: CaptureWriter | None) -> None:
+    def __init__(self, writer: CaptureQueue | None) -> None:
         self.writer = writer
 
     def decide(self, variant: VariantRoute, copy: Copy) -> CaptureConfig | None:

@@ -24,7 +24,7 @@ from typing import Protocol
 from moorage.api.http import BodyTooLarge, ClientDisconnected, Receive, Scope, Send, read_body
 from moorage.api.service_models import SAGEMAKER_RUNTIME, operation_model
 from moorage.api.validate import validate
-from moorage.capture import CaptureWriter
+from moorage.capture import CaptureQueue
 from moorage.errors import ServiceError
 from moorage.fleet.base import Copy
 from moorage.runtime import errors
@@ -152,7 +152,7 @@ class Invoker:
         region: str,
         observer: InvocationObserver | None = None,
         timeout_s: float = INVOCATION_TIMEOUT_S,
-        capture: CaptureWriter | None = None,
+        capture: CaptureQueue | None = None,
         shadows: ShadowMirror | None = None,
     ) -> None:
         self.router = router

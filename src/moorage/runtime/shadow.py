@@ -42,7 +42,7 @@ from typing import NamedTuple, Protocol
 
 import aiohttp
 
-from moorage.capture import CaptureConfig, CaptureWriter
+from moorage.capture import CaptureConfig, CaptureQueue
 from moorage.fleet.base import Copy
 from moorage.runtime.capture import StreamedOutput
 from moorage.runtime.router import Router
@@ -110,7 +110,7 @@ class ShadowMirror:
         upstream: Upstream,
         observer: ShadowObserver,
         *,
-        capture: CaptureWriter | None = None,
+        capture: CaptureQueue | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
         timeout_s: float = DEFAULT_TIMEOUT_S,
