@@ -46,7 +46,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -67,6 +67,7 @@ from router import (
     phase,
     write_doc,
     write_model,
+    write_sleeping_model,
 )
 
 # "control" is configured exactly as "off": how far two identical endpoints differ
@@ -77,13 +78,17 @@ ENDPOINTS = {
     "on": "bench-capture-on",
 }
 BEGIN, END = "<!-- capture-table:begin -->", "<!-- capture-table:end -->"
+# The same comparison with a production model that sleeps (--model-sleep).
+SLEEP_BEGIN, SLEEP_END = "<!-- capture-sleep-table:begin -->", "<!-- capture-sleep-table:end -->"
+# Handler threads of the sleeping model: enough for every connection to sleep at once.
+SLEEP_WORKERS = 32
 
 
 def _interrupt(sig: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def deploy(url: str, artifact: Path, capture_uri: str) -> None:
+def deploy(url: str, artifact: Path, capture_uri: str, environment: dict[str, str]) -> None:
     sm: Any = boto3.client(
         "sagemaker",
         endpoint_url=url,
@@ -94,7 +99,11 @@ def deploy(url: str, artifact: Path, capture_uri: str) -> None:
     )
     sm.create_model(
         ModelName="bench-capture",
-        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": artifact.as_uri()},
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": artifact.as_uri(),
+            "Environment": environment,
+        },
         ExecutionRoleArn=ROLE,
     )
     for kind, name in ENDPOINTS.items():
@@ -149,7 +158,7 @@ def writer_pids(server_pid: int) -> list[int]:
     return found
 
 
-def server_cpu_s(pid: int) -> tuple[float, float]:
+def server_and_writer_cpu_s(pid: int) -> tuple[float, float]:
     """CPU time so far of the server process, and of its capture writer process."""
     return process_cpu_s(pid), sum(process_cpu_s(child) for child in writer_pids(pid))
 
@@ -160,7 +169,7 @@ class Measured:
 
     result: Result
     cpu_us: list[float]  # per round: the server process
-    writer_cpu_us: list[float]  # per round: its capture writer process
+    writer_cpu_us: list[float] = field(default_factory=list)  # per round: its capture writer
 
     @property
     def cpu_per_request_us(self) -> float:
@@ -168,7 +177,7 @@ class Measured:
 
     @property
     def writer_cpu_per_request_us(self) -> float:
-        return statistics.median(self.writer_cpu_us)
+        return statistics.median(self.writer_cpu_us) if self.writer_cpu_us else 0.0
 
 
 async def measure(
@@ -181,10 +190,10 @@ async def measure(
     measured = {t.name: Measured(Result(t.name, concurrency, [], []), [], []) for t in targets}
     for n in range(args.rounds):
         for target in targets if n % 2 == 0 else list(reversed(targets)):
-            server_before, writer_before = server_cpu_s(pid)
+            server_before, writer_before = server_and_writer_cpu_s(pid)
             measured[target.name].result.add(await phase(target, concurrency, args.requests))
             await asyncio.sleep(pause)  # the round's last records are written meanwhile
-            server_after, writer_after = server_cpu_s(pid)
+            server_after, writer_after = server_and_writer_cpu_s(pid)
             per_request = 1e6 / args.requests
             measured[target.name].cpu_us.append((server_after - server_before) * per_request)
             measured[target.name].writer_cpu_us.append((writer_after - writer_before) * per_request)
@@ -273,13 +282,17 @@ def table(measured: Sequence[Measured]) -> str:
 
 @contextlib.contextmanager
 def endpoints(
-    capture_dir: Path, data_dir: Path, artifact: Path, flush_interval_s: float
+    capture_dir: Path,
+    data_dir: Path,
+    artifact: Path,
+    flush_interval_s: float,
+    environment: dict[str, str],
 ) -> Iterator[Server]:
     """A running server with both endpoints InService; stopped (SIGTERM) on exit."""
     server = Server(data_dir, ("--capture-flush-interval", str(flush_interval_s)))
     try:
         server.start()
-        deploy(server.url, artifact, capture_dir.as_uri())
+        deploy(server.url, artifact, capture_dir.as_uri(), environment)
         yield server
     finally:
         server.stop()
@@ -306,6 +319,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--flush-interval", type=float, default=0.25, help="the server's capture flush interval"
     )
+    parser.add_argument(
+        "--model-sleep",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="a production model that sleeps this many milliseconds per request "
+        f"({SLEEP_WORKERS} handler threads) instead of the no-op model",
+    )
     parser.add_argument("--write", action="store_true", help=f"put the table into {DOC.name}")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -317,9 +338,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop_factory = None
     with tempfile.TemporaryDirectory(prefix="moorage-bench-") as tmp:
         capture_dir = Path(tmp) / "capture"
-        artifact = write_model(Path(tmp) / "model.tar.gz")
+        environment: dict[str, str] = {}
+        if args.model_sleep > 0:
+            artifact = write_sleeping_model(Path(tmp) / "model.tar.gz", args.model_sleep / 1000)
+            environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(SLEEP_WORKERS)
+        else:
+            artifact = write_model(Path(tmp) / "model.tar.gz")
         with (
-            endpoints(capture_dir, Path(tmp) / "data", artifact, args.flush_interval) as server,
+            endpoints(
+                capture_dir, Path(tmp) / "data", artifact, args.flush_interval, environment
+            ) as server,
             asyncio.Runner(loop_factory=loop_factory) as runner,
         ):
             assert server.proc is not None
@@ -335,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "requests_per_round": args.requests,
         "rounds": args.rounds,
         "flush_interval_s": args.flush_interval,
+        "model_sleep_ms": args.model_sleep,
         "other_load": None if other_share is None else round(other_share, 3),
         "results": [m.result.summary() for m in measured],
         "comparisons": [c.summary() for c in comparisons(measured)],
@@ -342,7 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "requests_to_on": sent,
     }
     print(json.dumps(report, indent=2))
-    text = f"Machine: {report['machine']}.\n\n{table(measured)}"
+    model = f"model sleeping {args.model_sleep:g} ms" if args.model_sleep > 0 else "no-op model"
+    text = f"Machine: {report['machine']}; {model}.\n\n{table(measured)}"
     print()
     print(text)
     print(f"\ncaptured records: {captured:,} of {sent:,} requests sent to the capturing endpoint")
@@ -353,7 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     if args.write:
-        write_doc(text, BEGIN, END)
+        if args.model_sleep > 0:
+            write_doc(text, SLEEP_BEGIN, SLEEP_END)
+        else:
+            write_doc(text, BEGIN, END)
     return 0 if captured == sent else 1
 
 

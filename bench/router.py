@@ -134,6 +134,22 @@ def write_model(path: Path) -> Path:
     return path
 
 
+def write_sleeping_model(path: Path, sleep_s: float) -> Path:
+    code = (
+        "import time\n\n\n"
+        "def model_fn(model_dir):\n"
+        "    return None\n\n\n"
+        "def transform_fn(model, input_data, content_type, accept):\n"
+        f"    time.sleep({sleep_s!r})\n"
+        '    return b\'{"ok": 1}\', "application/json"\n'
+    ).encode()
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("code/inference.py")
+        info.size = len(code)
+        tar.addfile(info, io.BytesIO(code))
+    return path
+
+
 def deploy(url: str, artifact: Path) -> None:
     sm: Any = boto3.client(
         "sagemaker",

@@ -51,14 +51,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import os
 import re
 import signal
 import statistics
 import sys
-import tarfile
 import tempfile
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -70,7 +68,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from capture import Comparison, Measured, comparisons, server_cpu_s
+from capture import Comparison, Measured, comparisons, process_cpu_s
 from router import (
     DOC,
     IMAGE,
@@ -84,6 +82,7 @@ from router import (
     phase,
     write_doc,
     write_model,
+    write_sleeping_model,
 )
 
 # "control" is configured exactly as "off": how far two identical endpoints differ
@@ -102,22 +101,6 @@ BEGIN, END = "<!-- shadow-table:begin -->", "<!-- shadow-table:end -->"
 
 def _interrupt(sig: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
-
-
-def write_sleeping_model(path: Path, sleep_s: float) -> Path:
-    code = (
-        "import time\n\n\n"
-        "def model_fn(model_dir):\n"
-        "    return None\n\n\n"
-        "def transform_fn(model, input_data, content_type, accept):\n"
-        f"    time.sleep({sleep_s!r})\n"
-        '    return b\'{"ok": 1}\', "application/json"\n'
-    ).encode()
-    with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo("code/inference.py")
-        info.size = len(code)
-        tar.addfile(info, io.BytesIO(code))
-    return path
 
 
 def _variant(name: str, model: str) -> dict[str, Any]:
@@ -184,7 +167,7 @@ class Cpu:
         self.copies = [p for p in _with_descendants([pid]) if p != pid]
 
     def sample(self) -> tuple[float, float]:
-        return server_cpu_s(self.pid), sum(server_cpu_s(p) for p in self.copies)
+        return process_cpu_s(self.pid), sum(process_cpu_s(p) for p in self.copies)
 
 
 def read_counters(url: str) -> dict[tuple[str, str, str], float]:

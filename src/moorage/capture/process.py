@@ -51,8 +51,6 @@ from moorage.capture.writer import (
     DEFAULT_MAX_QUEUE_BYTES,
     CaptureStats,
     Pair,
-    make_pair,
-    pair_size,
 )
 from moorage.clock import Clock
 
@@ -172,26 +170,31 @@ class CaptureProcess:
         The same contract as :meth:`CaptureWriter.offer
         <moorage.capture.writer.CaptureWriter.offer>`.
         """
+        # make_pair() and pair_size(), inlined: this runs for every captured request.
         try:
-            pair = make_pair(
+            request = request_body if config.capture_input else None
+            response = response_body if config.capture_output else None
+            if not config.enabled or (request is None and response is None):
+                return False  # nothing to capture: not a drop
+            size = (0 if request is None else len(request)) + (
+                0 if response is None else len(response)
+            )
+            pair: Pair = (
                 config,
                 endpoint,
                 variant,
                 self._clock.now(),
                 inference_id,
-                request_body,
+                request,
                 request_content_type,
-                response_body,
+                response,
                 response_content_type,
             )
-            size = 0 if pair is None else pair_size(pair)
         except Exception:
             log.debug("capture pair refused", exc_info=True)
             with self._lock:
                 self._dropped += 1
             return False
-        if pair is None:
-            return False  # nothing to capture: not a drop
         with self._lock:
             queue = self._queue
             if (

@@ -6,7 +6,10 @@ and, once the response is known, hands the pair to :meth:`CaptureWriter.offer`.
 never blocks on I/O, never raises, and when the queue is full (by records or
 by bytes) it drops the pair and counts it. Encoding (base64, JSON) and
 writing happen on one background thread, because S3 PutObject is blocking
-botocore and the request path runs on the server's event loop.
+botocore and a request path runs on an event loop. The server does not use
+it in its own process: :mod:`moorage.capture.process` hands pairs to a
+writer process (:mod:`moorage.capture.worker`) that runs one, fed through
+:meth:`CaptureWriter.accept`; in-process use (tests, scripts) is as above.
 
 The writer thread flushes every ``flush_interval_s`` seconds, and sooner when
 the queue holds ``batch_records`` records or ``batch_bytes`` bytes. A flush
@@ -54,10 +57,10 @@ DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024
 DEFAULT_BATCH_RECORDS = 1_000
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 DEFAULT_RETRY_DELAYS_S = (0.5, 2.0)
-# Encoding holds the interpreter lock; the request path (the event loop, in
-# the same process) would otherwise wait up to the 5 ms switch interval for
-# it while a large batch is encoded. Releasing it every so many records
-# bounds that wait to tens of microseconds.
+# Encoding holds the interpreter lock; a request path in the same process (an
+# event loop) would otherwise wait up to the 5 ms switch interval for it while
+# a large batch is encoded. Releasing it every so many records bounds that
+# wait to tens of microseconds.
 _YIELD_EVERY = 32
 
 
@@ -399,7 +402,7 @@ class CaptureWriter:
         append = lines.append
         ids = event_ids(len(pairs))
         for n, pair in enumerate(pairs):
-            # Unpacked rather than read by attribute: this loop runs once per record.
+            # Unpacked in one go: this loop runs once per record.
             config, _, _, at, inference_id, request, request_type, response, response_type = pair
             if n and not n % _YIELD_EVERY:
                 os.sched_yield()  # let the event loop have the interpreter (see _YIELD_EVERY)
