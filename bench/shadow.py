@@ -97,6 +97,10 @@ ENDPOINTS = {
 SHADOW_MODEL = {"shadow": "bench-shadow-sleeps", "shadow-fast": "bench-shadow-noop"}
 PRODUCTION, SHADOW = "Prod", "Shadow"
 BEGIN, END = "<!-- shadow-table:begin -->", "<!-- shadow-table:end -->"
+# The same comparison with a production model that sleeps (--model-sleep).
+SLEEP_BEGIN, SLEEP_END = "<!-- shadow-sleep-table:begin -->", "<!-- shadow-sleep-table:end -->"
+# Handler threads of a sleeping production model: enough for every connection.
+SLEEP_WORKERS = 32
 
 
 def _interrupt(sig: int, frame: FrameType | None) -> None:
@@ -113,7 +117,17 @@ def _variant(name: str, model: str) -> dict[str, Any]:
     }
 
 
-def deploy(url: str, noop: Path, sleeping: Path, kinds: Sequence[str]) -> None:
+@dataclass(frozen=True)
+class Models:
+    """The artifacts: the no-op model, the slow shadow's, and production's."""
+
+    noop: Path
+    sleeping: Path
+    production: Path
+    production_environment: dict[str, str]
+
+
+def deploy(url: str, models: Models, kinds: Sequence[str]) -> None:
     sm: Any = boto3.client(
         "sagemaker",
         endpoint_url=url,
@@ -122,10 +136,18 @@ def deploy(url: str, noop: Path, sleeping: Path, kinds: Sequence[str]) -> None:
         aws_secret_access_key="bench",
         config=Config(retries={"max_attempts": 1}),
     )
-    for model, artifact in (("bench-shadow-noop", noop), ("bench-shadow-sleeps", sleeping)):
+    for model, artifact, environment in (
+        ("bench-shadow-noop", models.noop, {}),
+        ("bench-shadow-sleeps", models.sleeping, {}),
+        ("bench-shadow-production", models.production, models.production_environment),
+    ):
         sm.create_model(
             ModelName=model,
-            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": artifact.as_uri()},
+            PrimaryContainer={
+                "Image": IMAGE,
+                "ModelDataUrl": artifact.as_uri(),
+                "Environment": environment,
+            },
             ExecutionRoleArn=ROLE,
         )
     for kind in kinds:
@@ -135,7 +157,7 @@ def deploy(url: str, noop: Path, sleeping: Path, kinds: Sequence[str]) -> None:
             extra["ShadowProductionVariants"] = [_variant(SHADOW, SHADOW_MODEL[kind])]
         sm.create_endpoint_config(
             EndpointConfigName=name,
-            ProductionVariants=[_variant(PRODUCTION, "bench-shadow-noop")],
+            ProductionVariants=[_variant(PRODUCTION, "bench-shadow-production")],
             **extra,
         )
         sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
@@ -364,12 +386,12 @@ def counts_table(found: Sequence[Counts]) -> str:
 
 
 @contextlib.contextmanager
-def endpoints(data_dir: Path, noop: Path, sleeping: Path, kinds: Sequence[str]) -> Iterator[Server]:
+def endpoints(data_dir: Path, models: Models, kinds: Sequence[str]) -> Iterator[Server]:
     """A running server with the endpoints InService; stopped (SIGTERM) on exit."""
     server = Server(data_dir)
     try:
         server.start()
-        deploy(server.url, noop, sleeping, kinds)
+        deploy(server.url, models, kinds)
         yield server
     finally:
         server.stop()
@@ -393,6 +415,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=True,
         help="also measure a shadow with the no-op model",
     )
+    parser.add_argument(
+        "--model-sleep",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="a production model that sleeps this many milliseconds per request "
+        f"({SLEEP_WORKERS} handler threads) instead of the no-op model",
+    )
     parser.add_argument("--write", action="store_true", help=f"put the tables into {DOC.name}")
     args = parser.parse_args(argv)
     kinds = [k for k in ENDPOINTS if args.fast or k != "shadow-fast"]
@@ -405,9 +435,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop_factory = None
     with tempfile.TemporaryDirectory(prefix="moorage-bench-") as tmp:
         noop = write_model(Path(tmp) / "noop.tar.gz")
-        sleeping = write_sleeping_model(Path(tmp) / "sleeps.tar.gz", args.shadow_sleep)
+        models = Models(
+            noop,
+            write_sleeping_model(Path(tmp) / "sleeps.tar.gz", args.shadow_sleep),
+            noop,
+            {},
+        )
+        if args.model_sleep > 0:
+            production = Path(tmp) / "production.tar.gz"
+            write_sleeping_model(production, args.model_sleep / 1000)
+            workers = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(SLEEP_WORKERS)}
+            models = Models(models.noop, models.sleeping, production, workers)
         with (
-            endpoints(Path(tmp) / "data", noop, sleeping, kinds) as server,
+            endpoints(Path(tmp) / "data", models, kinds) as server,
             asyncio.Runner(loop_factory=loop_factory) as runner,
         ):
             assert server.proc is not None
@@ -422,6 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "pause_s": args.pause,
         "shadow_sleep_s": args.shadow_sleep,
+        "model_sleep_ms": args.model_sleep,
         "other_load": None if other_share is None else round(other_share, 3),
         "results": [m.result.summary() for m in measured],
         "comparisons": [
@@ -434,7 +475,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shadow_counts": [c.summary() for c in found],
     }
     print(json.dumps(report, indent=2))
-    text = f"Machine: {report['machine']}.\n\n{table(measured)}\n\n{counts_table(found)}"
+    model = (
+        f"production model sleeping {args.model_sleep:g} ms"
+        if args.model_sleep > 0
+        else ("no-op production model")
+    )
+    text = f"Machine: {report['machine']}; {model}.\n\n{table(measured)}\n\n{counts_table(found)}"
     print()
     print(text)
     if other_share is not None and other_share > 0.05:
@@ -444,7 +490,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     if args.write:
-        write_doc(text, BEGIN, END)
+        if args.model_sleep > 0:
+            write_doc(text, SLEEP_BEGIN, SLEEP_END)
+        else:
+            write_doc(text, BEGIN, END)
     # Every request sent was answered by production and counted.
     return 0 if all(c.production == c.sent for c in found) else 1
 
