@@ -143,7 +143,8 @@ class CaptureProcess:
         self._worker: _Worker | None = None
         self._restarts = 0
         self._next_start = 0.0
-        self._flush_asked = 0
+        self._flush_asked = 0  # aflush() calls so far: each waits for its number's report
+        self._flush_framed = 0  # the highest of them put in a frame
         self._flush_answered = 0
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._drained = asyncio.Event()
@@ -302,11 +303,6 @@ class CaptureProcess:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-        undelivered = sum(frame.records for frame in self._frames)
-        if undelivered:
-            self._frames.clear()
-            with self._lock:
-                self._failed_before += undelivered
         return self.stats.pending == 0
 
     @property
@@ -336,7 +332,9 @@ class CaptureProcess:
     # -- forwarding (on the loop) -------------------------------------------------
 
     def _forward(self) -> None:
-        self._timer = None
+        if self._timer is not None:
+            self._timer.cancel()  # called directly (aflush, aclose) before it fired
+            self._timer = None
         self._soon = False
         if self._frames:
             self._write()  # the pipe is full: the queue waits (and is bounded)
@@ -346,12 +344,10 @@ class CaptureProcess:
             self._queued_bytes = 0
         if batch:
             self._frames.append(_Frame(_framed(("pairs", batch)), len(batch)))
-        if self._flush_asked > self._flush_answered and not self._flush_pending():
+        if self._flush_asked > self._flush_framed:
+            self._flush_framed = self._flush_asked
             self._frames.append(_Frame(_framed(("flush", self._flush_asked)), 0))
         self._write()
-
-    def _flush_pending(self) -> bool:
-        return any(frame.records == 0 for frame in self._frames)
 
     def _write(self) -> None:
         worker = self._worker
@@ -380,6 +376,9 @@ class CaptureProcess:
                 worker.sent += frame.records
         self._stop_writing(worker)
         self._drained.set()
+        if self._flush_asked > self._flush_framed:
+            self._schedule(soon=True)  # a flush asked while the pipe was full
+            return
         with self._lock:
             queued = bool(self._queue)
         if queued and self._timer is None:
@@ -498,6 +497,7 @@ class CaptureProcess:
         self._retire(worker, reason)
         # Flushes asked of the dead worker are answered: what it held is counted.
         self._answer_flushes(self._flush_asked)
+        self._flush_framed = self._flush_asked
         self._frames = deque(frame for frame in self._frames if frame.records)
         if self._frames:
             self._write()

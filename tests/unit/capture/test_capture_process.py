@@ -113,6 +113,24 @@ def test_flush_writes_before_close_and_reports_counts(tmp_path: Path) -> None:
     run(test)
 
 
+def test_flushes_asked_while_the_pipe_is_full_are_all_answered(tmp_path: Path) -> None:
+    async def test() -> None:
+        writer = CaptureProcess(FakeClock(START), flush_interval_s=60)
+        writer.start()
+        capture = config(tmp_path)
+        big = b"x" * (3 * 1024 * 1024)  # many times a pipe's buffer: the frame waits
+        offer(writer, capture, 1)
+        assert writer.offer(capture, "ep", "A", big, "text/plain", b"1", "text/plain", "big")
+        first = asyncio.ensure_future(writer.aflush(30))
+        await asyncio.sleep(0)  # its frame is being written; the second flush must wait
+        assert await asyncio.gather(first, writer.aflush(30)) == [True, True]
+        assert writer.stats.written == 2
+        assert await writer.aclose(30)
+
+    run(test)
+    assert records(tmp_path) == ["1", "big"]
+
+
 def test_pairs_are_handed_over_on_the_interval_and_the_worker_flushes_on_its_own(
     tmp_path: Path,
 ) -> None:
