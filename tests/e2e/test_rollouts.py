@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from support.archives import failing_model_archive, toolbox_archive
 from support.endpoints import create_model, delete, variant, wait_in_service, wait_status
 from support.names import unique
-from support.processes import wait_dead
+from support.processes import copies_running, wait_dead
 from support.server import running
 from support.traffic import Traffic
 
@@ -241,6 +242,55 @@ def test_weights_and_capacities_scale_in_and_out_under_traffic(
     assert (large["CurrentInstanceCount"], large["DesiredInstanceCount"]) == (2, 2)
     assert (large["CurrentWeight"], large["DesiredWeight"]) == (0.5, 0.5)
     assert grown["EndpointConfigName"] == f"{name}-c1"
+    delete(esm, name)
+
+
+def test_scale_out_while_retired_instances_still_drain(
+    esm: Any, runtime: Any, tmp_path: Path
+) -> None:
+    # Instances 1 and 2 are retired by the scale-in but keep draining slow
+    # requests when instance 1 is wanted again: its new copy must not be
+    # taken for the draining one (same endpoint, group and index).
+    name = _setup(esm, tmp_path, count=3)
+    body = json.dumps({"op": "sleep", "seconds": 4}).encode()
+
+    def slow() -> int:
+        reply = runtime.invoke_endpoint(
+            EndpointName=name, ContentType="application/json", Body=body
+        )
+        return int(reply["ResponseMetadata"]["HTTPStatusCode"])
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        slow_requests = [pool.submit(slow) for _ in range(9)]
+        time.sleep(1.0)  # all in flight, on all three instances
+        esm.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 1}],
+        )
+        _watch(esm, name)
+        esm.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 2}],
+        )
+        grown, _ = _watch(esm, name, timeout=45)
+        assert [r.result() for r in slow_requests] == [200] * 9
+    (large,) = grown["ProductionVariants"]
+    assert (large["CurrentInstanceCount"], large["DesiredInstanceCount"]) == (2, 2)
+    # The drained copies stop; exactly the two wanted ones keep running, and
+    # the new one was not stopped in the old one's place.
+    deadline = time.monotonic() + 20
+    while len(running := copies_running(f"{name}-")) != 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(running) == 2, running
+    described = esm.describe_endpoint(EndpointName=name)
+    assert described["EndpointStatus"] == "InService"
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    time.sleep(2)
+    assert copies_running(f"{name}-") == running  # nothing restarted
+    for _ in range(6):
+        runtime.invoke_endpoint(
+            EndpointName=name, ContentType="application/json", Body=b'{"op": "echo"}'
+        )
     delete(esm, name)
 
 

@@ -85,6 +85,11 @@ class Reconciler:
         self._pass_hooks: list[Callable[[], None]] = []
         self._wake_at: float | None = None
         self._captures = CaptureConfigs()
+        # (endpoint, group, index) → copies started there so far. A slot that
+        # is retired and wanted again (scale in, then out) or an endpoint
+        # deleted and created again must not reuse the id of a copy that may
+        # still be stopping: the fleet keys its process, socket and files by it.
+        self._started: dict[tuple[str, str, int], int] = {}
         fleet.on_exit(self._copy_exited)
 
     # -- loop -------------------------------------------------------------
@@ -262,7 +267,7 @@ class Reconciler:
     # -- starting and stopping copies -------------------------------------
 
     def copy_spec(
-        self, endpoint: Endpoint, group: Group, config: EndpointConfig, slot: Slot
+        self, endpoint: Endpoint, group: Group, config: EndpointConfig, slot: Slot, attempt: int
     ) -> CopySpec:
         variant = config.variant(group.variant)
         if variant is None or variant.model_name is None:
@@ -279,7 +284,6 @@ class Reconciler:
                 "single-container models (inference pipelines are not supported)."
             )
         container = model.primary
-        attempt = slot.failures + slot.restarts
         return CopySpec(
             copy_id=f"{endpoint.name}-{group.variant}-{group.id}-{slot.index}-{attempt}",
             endpoint=endpoint.name,
@@ -299,11 +303,14 @@ class Reconciler:
         slot: Slot,
         slots: EndpointSlots,
     ) -> None:
+        key = (endpoint.name.lower(), group.id, slot.index)
+        attempt = self._started.get(key, 0)
         try:
-            spec = self.copy_spec(endpoint, group, config, slot)
+            spec = self.copy_spec(endpoint, group, config, slot, attempt)
         except ConfigProblem as exc:
             self._failed(endpoint.name, slot, slots, str(exc))
             return
+        self._started[key] = attempt + 1
         slot.starting = asyncio.create_task(self._starting(endpoint.name, slot, slots, spec))
 
     async def _starting(self, name: str, slot: Slot, slots: EndpointSlots, spec: CopySpec) -> None:
