@@ -348,7 +348,6 @@ class Reconciler:
             for slot in slots.slots.values():
                 if slot.copy is copy:
                     slot.copy = None
-                    slot.restarts += 1
                     if (
                         copy.ready_at is not None
                         and self.clock.now() - copy.ready_at > STABLE_AFTER_S

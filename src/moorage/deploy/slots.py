@@ -27,7 +27,6 @@ class Slot:
     copy: Copy | None = None
     starting: asyncio.Task[None] | None = None
     failures: int = 0
-    restarts: int = 0
     retry_at: float = 0.0
     last_error: str | None = None
     # Why the last attempt to start a copy here failed (cleared by a successful start).
