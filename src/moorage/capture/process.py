@@ -14,7 +14,8 @@ interpreter lock, and encoding and file I/O run on another core when one is
 free. While the pipe is full, pairs wait in the queue (then are dropped and
 counted): a slow destination never blocks the loop.
 
-A worker that dies is started again (after each of ``restart_delays_s``,
+The worker is started the first time there is something to hand over. A
+worker that dies is started again (after each of ``restart_delays_s``,
 then at the last delay) and the frame it did not take is sent to the new
 one; what the dead worker had taken but not written is counted as failed,
 and ``last_error`` says so. :meth:`~CaptureProcess.aclose` hands over
@@ -231,12 +232,15 @@ class CaptureProcess:
     # -- lifecycle ----------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker; call from the event loop that will forward the pairs (once)."""
+        """Start forwarding; call from the event loop that will forward the pairs (once).
+
+        The worker process itself starts the first time there is something to
+        hand over: a server whose endpoints capture nothing runs none.
+        """
         if self._loop is not None or self._closed:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._spawn()
         with self._lock:
             queued = bool(self._queue)
         if queued:
@@ -244,7 +248,7 @@ class CaptureProcess:
 
     async def aflush(self, timeout_s: float | None = None) -> bool:
         """Have everything accepted so far written; False if ``timeout_s`` ran out first."""
-        if self._loop is None:
+        if self._loop is None or self.stats.pending == 0:
             return self.stats.pending == 0
         self._flush_asked += 1
         waiter: asyncio.Future[None] = self._loop.create_future()
@@ -352,7 +356,7 @@ class CaptureProcess:
     def _write(self) -> None:
         worker = self._worker
         if worker is None or worker.ended.is_set():
-            if not self._frames or not self._start_again():
+            if not self._frames or not self._start_worker():
                 return
             worker = self._worker
             assert worker is not None
@@ -416,8 +420,8 @@ class CaptureProcess:
         self._loop.add_reader(worker.stdout, self._read_reports, worker)
         self._worker = worker
 
-    def _start_again(self) -> bool:
-        """Start a new worker if the back-off allows; True if one is running."""
+    def _start_worker(self) -> bool:
+        """Start a worker (again) if the back-off allows; True if one is running."""
         assert self._loop is not None
         now = time.monotonic()
         if now < self._next_start:
@@ -434,7 +438,7 @@ class CaptureProcess:
                 self._last_error = f"the capture writer process could not start: {exc}"
             log.warning("%s", self._last_error)
             self._worker = None
-            return self._start_again()  # schedules the next attempt
+            return self._start_worker()  # schedules the next attempt
         return True
 
     def _read_reports(self, worker: _Worker) -> None:

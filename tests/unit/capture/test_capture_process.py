@@ -113,6 +113,22 @@ def test_flush_writes_before_close_and_reports_counts(tmp_path: Path) -> None:
     run(test)
 
 
+def test_no_worker_runs_until_there_is_something_to_write(tmp_path: Path) -> None:
+    async def test() -> None:
+        writer = CaptureProcess(FakeClock(START), flush_interval_s=60)
+        writer.start()
+        await asyncio.sleep(0.2)
+        assert writer.worker_pid is None
+        assert await writer.aflush(5)  # nothing to write: no worker for it either
+        assert writer.worker_pid is None
+        offer(writer, config(tmp_path), 1)
+        await until(lambda: writer.worker_pid is not None)
+        assert await writer.aclose(30)
+
+    run(test)
+    assert records(tmp_path) == ["1"]
+
+
 def test_flushes_asked_while_the_pipe_is_full_are_all_answered(tmp_path: Path) -> None:
     async def test() -> None:
         writer = CaptureProcess(FakeClock(START), flush_interval_s=60)
@@ -211,6 +227,7 @@ def test_the_worker_ignores_ctrl_c_and_writes_everything_on_close(tmp_path: Path
         writer.start()
         capture = config(tmp_path)
         offer(writer, capture, 1)
+        await until(lambda: writer.worker_pid is not None)
         pid = writer.worker_pid
         assert pid is not None
         assert os.getpgid(pid) == pid  # not in the group a terminal's Ctrl-C reaches
@@ -254,7 +271,7 @@ SERVER = textwrap.dedent(
         writer.start()
         for n in range(50):
             writer.offer(capture, "ep", "A", b"1", "text/csv", b"2", "text/csv", str(n))
-        while writer._worker.sent < 50:
+        while writer._worker is None or writer._worker.sent < 50:
             await asyncio.sleep(0.01)
         print(writer.worker_pid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
