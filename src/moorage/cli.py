@@ -37,6 +37,12 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not 1 <= args.shadow_queue <= 1_000_000:
+        print("moorage serve: --shadow-queue must be from 1 to 1000000", file=sys.stderr)
+        return 2
+    if not 1 <= args.shadow_concurrency <= 1024:
+        print("moorage serve: --shadow-concurrency must be from 1 to 1024", file=sys.stderr)
+        return 2
     if not 0 < args.clock_speed <= 1_000_000:
         print("moorage serve: --clock-speed must be above 0 and at most 1000000", file=sys.stderr)
         return 2
@@ -56,6 +62,8 @@ def _serve(args: argparse.Namespace) -> int:
         account_id=args.account_id,
         image_map_path=image_map,
         capture_flush_interval_s=args.capture_flush_interval,
+        shadow_queue_size=args.shadow_queue,
+        shadow_concurrency=args.shadow_concurrency,
         clock_speed=args.clock_speed,
     )
 
@@ -205,6 +213,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         metavar="SECONDS",
         help="write captured data at least this often (default 5); see docs/data-capture.md",
+    )
+    serve.add_argument(
+        "--shadow-queue",
+        type=int,
+        default=256,
+        metavar="N",
+        help="copied requests that may wait per shadow variant before more are dropped "
+        "(default 256); see docs/shadow-tests.md",
+    )
+    serve.add_argument(
+        "--shadow-concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="copied requests in flight at once per shadow variant (default 8)",
     )
     serve.set_defaults(func=_serve)
 

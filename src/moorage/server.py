@@ -97,7 +97,12 @@ class Moorage:
         wake_on_transitions(self.alarms, self.reconciler.poke)
         self.invocation_metrics = InvocationMetrics(self.metrics)
         self.shadows = ShadowMirror(
-            self.router, self.upstream, self.invocation_metrics, capture=self.capture
+            self.router,
+            self.upstream,
+            self.invocation_metrics,
+            capture=self.capture,
+            queue_size=settings.shadow_queue_size,
+            concurrency=settings.shadow_concurrency,
         )
         self.experiments = ExperimentDriver(
             self.store,

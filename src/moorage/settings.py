@@ -31,6 +31,9 @@ class Settings:
     image_map_path: Path | None = None
     # Longest a captured pair waits in memory before it is written (docs/data-capture.md).
     capture_flush_interval_s: float = 5.0
+    # Per shadow variant: copied requests waiting, and in flight (docs/shadow-tests.md).
+    shadow_queue_size: int = 256
+    shadow_concurrency: int = 8
     # Above 1, the server's clock runs this many times faster than real time
     # (moorage.clock.ScaledClock) for trying out experiment schedules; model
     # processes keep real time for their start-up and drain timeouts.

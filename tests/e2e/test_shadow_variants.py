@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError, EventStreamError
 from support.archives import toolbox_archive, write_archive
 from support.endpoints import create_model, delete, variant, wait_in_service
 from support.names import unique
-from support.server import MoorageServer
+from support.server import MoorageServer, running
 
 SLOW_MODEL = {
     "code/inference.py": """
@@ -242,6 +242,33 @@ def test_a_slow_shadow_does_not_slow_production_and_overflow_is_dropped(
     assert answered + dropped <= 400
     delete(esm, plain)
     delete(esm, name)
+
+
+def test_the_shadow_queue_and_concurrency_are_set_by_serve_options(tmp_path: Path) -> None:
+    # One copy in flight, two waiting: of ten quick requests to a shadow that
+    # takes a second each, three reach it and seven are dropped.
+    options = ("--shadow-queue", "2", "--shadow-concurrency", "1")
+    with running(tmp_path / "data", extra_args=options) as server:
+        sm = server.client("sagemaker")
+        runtime = server.client("sagemaker-runtime")
+        cw = server.client("cloudwatch")
+        name = unique("shadowqueue")
+        since = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        slow_url = write_archive(tmp_path / "slow.tar.gz", SLOW_MODEL).as_uri()
+        _shadow_endpoint(sm, tmp_path, shadow_url=slow_url, shadow_weight=1.0, name=name)
+        for i in range(10):
+            runtime.invoke_endpoint(
+                EndpointName=name, ContentType="application/json", Body=json.dumps({"i": i})
+            )
+        deadline = time.monotonic() + 20  # the copies kept are answered one a second
+        while True:
+            answered = metric_sum(cw, name, "Shadow", "Invocations", since)
+            dropped = metric_sum(cw, name, "Shadow", "ShadowRequestsDropped", since)
+            if answered + dropped >= 10 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert answered + dropped == 10
+        assert 3 <= answered <= 4, (answered, dropped)
 
 
 def test_shadow_variant_rules(esm: Any, tmp_path: Path) -> None:
