@@ -10,9 +10,9 @@ prints its counts as one JSON line on stdout (:func:`report_line`).
 
 End of input (the server closed the pipe, or died) is the only way to stop
 it: it then writes everything it holds, prints its last counts and exits.
-SIGINT and SIGTERM are ignored, so that a Ctrl-C meant for the server, which
-reaches the whole process group, cannot lose records before the server has
-handed them all over. When it holds ``--max-queue`` records it writes them
+SIGINT and SIGTERM are ignored (and the server starts it in a process group
+of its own, out of reach of a terminal's Ctrl-C), so that a signal meant for
+the server cannot lose records before the server has handed them all over. When it holds ``--max-queue`` records it writes them
 before reading more: the pipe fills and the server's own bounded queue
 takes the overflow (and counts what it drops).
 
