@@ -12,9 +12,10 @@ End of input (the server closed the pipe, or died) is the only way to stop
 it: it then writes everything it holds, prints its last counts and exits.
 SIGINT and SIGTERM are ignored (and the server starts it in a process group
 of its own, out of reach of a terminal's Ctrl-C), so that a signal meant for
-the server cannot lose records before the server has handed them all over. When it holds ``--max-queue`` records it writes them
-before reading more: the pipe fills and the server's own bounded queue
-takes the overflow (and counts what it drops).
+the server cannot lose records before the server has handed them all over.
+When it holds ``--max-queue`` records it writes them before reading more:
+the pipe fills and the server's own bounded queue takes the overflow (and
+counts what it drops).
 
 It lowers its priority (``--nice``): on a busy machine, serving requests
 goes first and capture catches up in the gaps.
