@@ -63,11 +63,12 @@ from router import (
     Result,
     Server,
     Target,
+    add_model_sleep_option,
     machine,
     phase,
+    warn_if_loaded,
     write_doc,
-    write_model,
-    write_sleeping_model,
+    write_production_model,
 )
 
 # "control" is configured exactly as "off": how far two identical endpoints differ
@@ -80,8 +81,6 @@ ENDPOINTS = {
 BEGIN, END = "<!-- capture-table:begin -->", "<!-- capture-table:end -->"
 # The same comparison with a production model that sleeps (--model-sleep).
 SLEEP_BEGIN, SLEEP_END = "<!-- capture-sleep-table:begin -->", "<!-- capture-sleep-table:end -->"
-# Handler threads of the sleeping model: enough for every connection to sleep at once.
-SLEEP_WORKERS = 32
 
 
 def _interrupt(sig: int, frame: FrameType | None) -> None:
@@ -319,14 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--flush-interval", type=float, default=0.25, help="the server's capture flush interval"
     )
-    parser.add_argument(
-        "--model-sleep",
-        type=float,
-        default=0.0,
-        metavar="MS",
-        help="a production model that sleeps this many milliseconds per request "
-        f"({SLEEP_WORKERS} handler threads) instead of the no-op model",
-    )
+    add_model_sleep_option(parser)
     parser.add_argument("--write", action="store_true", help=f"put the table into {DOC.name}")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -338,12 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop_factory = None
     with tempfile.TemporaryDirectory(prefix="moorage-bench-") as tmp:
         capture_dir = Path(tmp) / "capture"
-        environment: dict[str, str] = {}
-        if args.model_sleep > 0:
-            artifact = write_sleeping_model(Path(tmp) / "model.tar.gz", args.model_sleep / 1000)
-            environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(SLEEP_WORKERS)
-        else:
-            artifact = write_model(Path(tmp) / "model.tar.gz")
+        artifact, environment = write_production_model(Path(tmp) / "model.tar.gz", args.model_sleep)
         with (
             endpoints(
                 capture_dir, Path(tmp) / "data", artifact, args.flush_interval, environment
@@ -376,12 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(text)
     print(f"\ncaptured records: {captured:,} of {sent:,} requests sent to the capturing endpoint")
-    if other_share is not None and other_share > 0.05:
-        print(
-            f"\nwarning: other processes used {other_share:.0%} of the CPUs during the run; "
-            "the figures are not representative",
-            file=sys.stderr,
-        )
+    warn_if_loaded(other_share)
     if args.write:
         if args.model_sleep > 0:
             write_doc(text, SLEEP_BEGIN, SLEEP_END)

@@ -150,6 +150,40 @@ def write_sleeping_model(path: Path, sleep_s: float) -> Path:
     return path
 
 
+# Handler threads of a sleeping production model: enough for every connection to sleep at once.
+SLEEP_WORKERS = 32
+
+
+def add_model_sleep_option(parser: argparse.ArgumentParser) -> None:
+    """``--model-sleep MS``: a production model that sleeps instead of the no-op model."""
+    parser.add_argument(
+        "--model-sleep",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="a production model that sleeps this many milliseconds per request "
+        f"({SLEEP_WORKERS} handler threads) instead of the no-op model",
+    )
+
+
+def write_production_model(path: Path, sleep_ms: float) -> tuple[Path, dict[str, str]]:
+    """The production artifact ``--model-sleep`` asks for, and its container environment."""
+    if sleep_ms <= 0:
+        return write_model(path), {}
+    workers = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(SLEEP_WORKERS)}
+    return write_sleeping_model(path, sleep_ms / 1000), workers
+
+
+def warn_if_loaded(other_share: float | None) -> None:
+    """Say on stderr when other processes used more than 5 % of the CPUs during the run."""
+    if other_share is not None and other_share > 0.05:
+        print(
+            f"\nwarning: other processes used {other_share:.0%} of the CPUs during the run; "
+            "the figures are not representative",
+            file=sys.stderr,
+        )
+
+
 def deploy(url: str, artifact: Path) -> None:
     sm: Any = boto3.client(
         "sagemaker",
@@ -569,12 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = f"Machine: {report['machine']}.\n\n{table(results)}"
     print()
     print(text)
-    if other_share is not None and other_share > 0.05:
-        print(
-            f"\nwarning: other processes used {other_share:.0%} of the CPUs during the run; "
-            "the figures are not representative",
-            file=sys.stderr,
-        )
+    warn_if_loaded(other_share)
     if args.write:
         write_doc(text)
     return 0

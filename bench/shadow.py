@@ -78,10 +78,13 @@ from router import (
     Server,
     Target,
     _with_descendants,
+    add_model_sleep_option,
     machine,
     phase,
+    warn_if_loaded,
     write_doc,
     write_model,
+    write_production_model,
     write_sleeping_model,
 )
 
@@ -99,8 +102,6 @@ PRODUCTION, SHADOW = "Prod", "Shadow"
 BEGIN, END = "<!-- shadow-table:begin -->", "<!-- shadow-table:end -->"
 # The same comparison with a production model that sleeps (--model-sleep).
 SLEEP_BEGIN, SLEEP_END = "<!-- shadow-sleep-table:begin -->", "<!-- shadow-sleep-table:end -->"
-# Handler threads of a sleeping production model: enough for every connection.
-SLEEP_WORKERS = 32
 
 
 def _interrupt(sig: int, frame: FrameType | None) -> None:
@@ -415,14 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=True,
         help="also measure a shadow with the no-op model",
     )
-    parser.add_argument(
-        "--model-sleep",
-        type=float,
-        default=0.0,
-        metavar="MS",
-        help="a production model that sleeps this many milliseconds per request "
-        f"({SLEEP_WORKERS} handler threads) instead of the no-op model",
-    )
+    add_model_sleep_option(parser)
     parser.add_argument("--write", action="store_true", help=f"put the tables into {DOC.name}")
     args = parser.parse_args(argv)
     kinds = [k for k in ENDPOINTS if args.fast or k != "shadow-fast"]
@@ -434,18 +428,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         loop_factory = None
     with tempfile.TemporaryDirectory(prefix="moorage-bench-") as tmp:
-        noop = write_model(Path(tmp) / "noop.tar.gz")
         models = Models(
-            noop,
+            write_model(Path(tmp) / "noop.tar.gz"),
             write_sleeping_model(Path(tmp) / "sleeps.tar.gz", args.shadow_sleep),
-            noop,
-            {},
+            *write_production_model(Path(tmp) / "production.tar.gz", args.model_sleep),
         )
-        if args.model_sleep > 0:
-            production = Path(tmp) / "production.tar.gz"
-            write_sleeping_model(production, args.model_sleep / 1000)
-            workers = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(SLEEP_WORKERS)}
-            models = Models(models.noop, models.sleeping, production, workers)
         with (
             endpoints(Path(tmp) / "data", models, kinds) as server,
             asyncio.Runner(loop_factory=loop_factory) as runner,
@@ -483,12 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = f"Machine: {report['machine']}; {model}.\n\n{table(measured)}\n\n{counts_table(found)}"
     print()
     print(text)
-    if other_share is not None and other_share > 0.05:
-        print(
-            f"\nwarning: other processes used {other_share:.0%} of the CPUs during the run; "
-            "the figures are not representative",
-            file=sys.stderr,
-        )
+    warn_if_loaded(other_share)
     if args.write:
         if args.model_sleep > 0:
             write_doc(text, SLEEP_BEGIN, SLEEP_END)

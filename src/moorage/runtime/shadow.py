@@ -184,9 +184,13 @@ class ShadowMirror:
         Drawn once per request; for a streamed invocation before the stream
         starts, so that the chunks of an uncaptured stream are not kept.
         """
+        return self._sampled_capture(route.name)
+
+    def _sampled_capture(self, endpoint: str) -> CaptureConfig | None:
+        """The running experiment's capture config if this answer is captured (one draw)."""
         if not self._experiment_capture or self.capture is None:
             return None
-        config = self._experiment_capture.get(route.name.lower())
+        config = self._experiment_capture.get(endpoint.lower())
         if config is None or not self.capture.sampled(config):
             return None
         return config
@@ -311,13 +315,8 @@ class ShadowMirror:
             copy.inflight -= 1
         self._answered += 1
         self._observe(lane, config_name, reply.status, started, item)
-        config = self._experiment_capture.get(lane.endpoint.lower())
-        if (
-            config is not None
-            and self.capture is not None
-            and 200 <= reply.status < 300
-            and self.capture.sampled(config)
-        ):
+        config = self._sampled_capture(lane.endpoint) if 200 <= reply.status < 300 else None
+        if config is not None:
             self._offer(
                 config,
                 lane.endpoint,
@@ -339,9 +338,7 @@ class ShadowMirror:
         when it broke midway (a caller would have had a ``ModelStreamError``
         event after a 200; here the break is logged, and nothing captured).
         """
-        config = self._experiment_capture.get(lane.endpoint.lower())
-        if config is not None and (self.capture is None or not self.capture.sampled(config)):
-            config = None
+        config = self._sampled_capture(lane.endpoint)
         output = None if config is None else StreamedOutput(keep=config.capture_output)
         async with self.upstream.stream(copy, item.body, item.headers, self.timeout_s) as response:
             status = response.status
