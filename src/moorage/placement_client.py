@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from moorage.auth.signing import Access
 from moorage.placement import InstanceSlot, PlacedCopy, Requirements, default_catalog, format_table
 
 
@@ -25,10 +26,12 @@ class PlacementError(Exception):
         self.message = message
 
 
-def fetch_placement(url: str, endpoint_name: str, *, timeout_s: float = 30.0) -> dict[str, Any]:
-    address = url.rstrip("/") + "/moorage/placement/" + urllib.parse.quote(endpoint_name, safe="")
+def fetch_placement(
+    access: Access, endpoint_name: str, *, timeout_s: float = 30.0
+) -> dict[str, Any]:
+    path = "/moorage/placement/" + urllib.parse.quote(endpoint_name, safe="")
     try:
-        with urllib.request.urlopen(address, timeout=timeout_s) as response:
+        with urllib.request.urlopen(access.request("GET", path), timeout=timeout_s) as response:
             document: dict[str, Any] = json.loads(response.read())
             return document
     except urllib.error.HTTPError as exc:

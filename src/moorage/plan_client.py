@@ -13,6 +13,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from moorage.auth.signing import Access
+
 
 class PlanError(Exception):
     def __init__(self, code: str, message: str) -> None:
@@ -22,7 +24,7 @@ class PlanError(Exception):
 
 
 def fetch_plan(
-    url: str,
+    access: Access,
     endpoint_name: str,
     endpoint_config_name: str,
     *,
@@ -46,11 +48,11 @@ def fetch_plan(
         ]
     if retain_deployment_config:
         request["RetainDeploymentConfig"] = True
-    http_request = urllib.request.Request(
-        url.rstrip("/") + "/moorage/plan",
-        data=json.dumps(request).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+    http_request = access.request(
+        "POST",
+        "/moorage/plan",
+        json.dumps(request).encode(),
+        {"Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(http_request, timeout=timeout_s) as response:

@@ -29,10 +29,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from moorage.auth.signing import Access
 from moorage.capture import CapturedPayload, CaptureRecord, media_type
 
 PREVIEW_CHARS = 200
@@ -144,26 +144,15 @@ class ReplayReport:
         }
 
 
-def runtime_client(url: str, *, timeout_s: float = 70.0) -> Any:
-    """A ``sagemaker-runtime`` client for the moorage server at ``url``.
-
-    moorage does not check signatures, so without configured credentials
-    placeholder ones are used; retries are off, so that each failure counts.
-    """
-    session = boto3.session.Session()
-    keys: dict[str, str] = {}
-    if session.get_credentials() is None:
-        keys = {"aws_access_key_id": "moorage", "aws_secret_access_key": "moorage"}
-    return session.client(
+def runtime_client(access: Access, *, timeout_s: float = 70.0) -> Any:
+    """A ``sagemaker-runtime`` client for the server; no retries, so each failure counts."""
+    return access.client(
         "sagemaker-runtime",
-        endpoint_url=url,
-        region_name=session.region_name or "us-east-1",
-        config=Config(
+        Config(
             retries={"max_attempts": 1, "mode": "standard"},
             connect_timeout=5,
             read_timeout=timeout_s,
         ),
-        **keys,
     )
 
 

@@ -15,8 +15,8 @@ moorage server answers CloudWatch on its own port — and prints:
 
 The whole window is one period (whole minutes from the minute the window
 starts in), so the percentiles are over every request of the window. The
-clients come from :func:`clients` (boto3's usual credentials, placeholder
-ones when none are configured: moorage does not check signatures).
+clients come from :func:`clients`, signed with the key that
+:func:`moorage.auth.signing.resolve_access` finds.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from moorage.auth.signing import Access
 
 NAMESPACE = "AWS/SageMaker"
 ENDPOINT_WINDOW_S = 14 * 24 * 3600.0
@@ -107,21 +108,10 @@ class _Subject:
     shadows: tuple[str, ...]
 
 
-def clients(url: str) -> tuple[Any, Any]:
-    """boto3 ``sagemaker`` and ``cloudwatch`` clients for the moorage server at ``url``."""
-    session = boto3.session.Session()
-    keys: dict[str, str] = {}
-    if session.get_credentials() is None:
-        keys = {"aws_access_key_id": "moorage", "aws_secret_access_key": "moorage"}
+def clients(access: Access) -> tuple[Any, Any]:
+    """boto3 ``sagemaker`` and ``cloudwatch`` clients for the server."""
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5)
-    region = session.region_name or "us-east-1"
-    sagemaker = session.client(
-        "sagemaker", endpoint_url=url, region_name=region, config=config, **keys
-    )
-    cloudwatch = session.client(
-        "cloudwatch", endpoint_url=url, region_name=region, config=config, **keys
-    )
-    return sagemaker, cloudwatch
+    return access.client("sagemaker", config), access.client("cloudwatch", config)
 
 
 def _seconds(value: Any) -> float:

@@ -7,7 +7,6 @@ model server runs; tests/e2e/test_inference_components.py runs real copies.
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from support.components import (
 )
 from support.endpoints import ROLE
 from support.names import unique
+from support.raw import request
 from support.server import MoorageServer
 
 ACCOUNT_ARN = "arn:aws:sagemaker:us-east-1:123456789012"
@@ -50,9 +50,10 @@ def model(server: MoorageServer) -> str:
 
 
 def placement_of(server: MoorageServer, endpoint: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{server.url}/moorage/placement/{endpoint}") as response:
-        document: dict[str, Any] = json.loads(response.read())
-        return document
+    reply = request(server.url, "GET", f"/moorage/placement/{endpoint}")
+    assert reply.status == 200, reply.body
+    document: dict[str, Any] = reply.json()
+    return document
 
 
 def components_on(sm: Any, endpoint: str) -> list[str]:
@@ -737,7 +738,6 @@ def test_the_placement_page(server: MoorageServer, endpoint: str) -> None:
     assert variant["variant"] == "AllTraffic"
     assert variant["instance_type"] == "ml.m5.large"
     assert variant["instances"][0]["vcpus"]["total"] == 2
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        placement_of(server, "no-such-endpoint")
-    assert caught.value.code == 400
-    assert json.loads(caught.value.read())["__type"] == "ValidationException"
+    missing = request(server.url, "GET", "/moorage/placement/no-such-endpoint")
+    assert missing.status == 400
+    assert missing.json()["__type"] == "ValidationException"

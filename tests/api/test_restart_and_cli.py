@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.server import BIN, CREDENTIALS, MoorageServer, running
+from support.server import BIN, MoorageServer, running
 
 
 def test_restart_keeps_state(tmp_path: Path) -> None:
@@ -52,12 +52,7 @@ def test_sigint_and_sigterm_stop_cleanly(tmp_path: Path) -> None:
 
 def test_aws_cli(server: MoorageServer) -> None:
     server.sagemaker.create_model(ModelName="cli-visible", PrimaryContainer={"Image": "img"})
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-        "AWS_DEFAULT_REGION": CREDENTIALS["region_name"],
-    }
+    env = {**os.environ, **server.aws_env()}
     out = subprocess.run(
         [
             str(BIN / "aws"),

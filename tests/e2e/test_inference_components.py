@@ -46,7 +46,16 @@ def pids(runtime: Any, endpoint: str, component: str, requests: int = 30) -> set
 
 def placement(serving: MoorageServer, endpoint: str, *options: str) -> str:
     done = subprocess.run(
-        [str(BIN / "moorage"), "placement", endpoint, "--url", serving.url, *options],
+        [
+            str(BIN / "moorage"),
+            "placement",
+            endpoint,
+            "--url",
+            serving.url,
+            "--data-dir",
+            str(serving.data_dir),
+            *options,
+        ],
         capture_output=True,
         text=True,
         check=True,

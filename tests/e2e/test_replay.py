@@ -43,7 +43,15 @@ class Replaying:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(BIN / "moorage"), "replay", *args, "--url", self.server.url],
+            [
+                str(BIN / "moorage"),
+                "replay",
+                *args,
+                "--url",
+                self.server.url,
+                "--data-dir",
+                str(self.server.data_dir),
+            ],
             capture_output=True,
             text=True,
             timeout=60,

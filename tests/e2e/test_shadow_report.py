@@ -18,9 +18,17 @@ from support.names import unique
 from support.server import BIN, MoorageServer
 
 
-def _report(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _report(server: MoorageServer, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "moorage"), "shadow-report", *args, "--url", url],
+        [
+            str(BIN / "moorage"),
+            "shadow-report",
+            *args,
+            "--url",
+            server.url,
+            "--data-dir",
+            str(server.data_dir),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -54,7 +62,7 @@ def test_report_compares_production_and_shadow(
     rows: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        done = _report(serving.url, name, "--json")
+        done = _report(serving, name, "--json")
         assert done.returncode == 0, done.stderr
         document = json.loads(done.stdout)
         rows = {row["VariantName"]: row for row in document["Variants"]}
@@ -76,7 +84,7 @@ def test_report_compares_production_and_shadow(
         assert 0 < row["ModelLatencyP50Ms"] <= row["ModelLatencyP99Ms"]
 
     # The endpoint's name reports the same variants; the table is for people.
-    table = _report(serving.url, name)
+    table = _report(serving, name)
     assert table.returncode == 0, table.stderr
     assert f"on endpoint {name} (Running)" in table.stdout
     lines = {line.split()[0]: line.split() for line in table.stdout.splitlines()[3:]}
@@ -84,16 +92,16 @@ def test_report_compares_production_and_shadow(
     assert lines["Shadow"][1:3] == ["shadow", str(requests + 1)]
     assert lines["Shadow"][-1] == "0"
 
-    missing = _report(serving.url, f"{name}-nothing")
+    missing = _report(serving, f"{name}-nothing")
     assert missing.returncode == 1
     assert "neither an inference experiment nor an endpoint" in missing.stderr
 
     esm.stop_inference_experiment(Name=name, ModelVariantActions={"Shadow": "Remove"})
     wait_experiment(esm, name, "Completed")
-    by_endpoint = _report(serving.url, name)
+    by_endpoint = _report(serving, name)
     assert by_endpoint.returncode == 0  # the experiment is still found by its name
     esm.delete_inference_experiment(Name=name)
-    plain = _report(serving.url, name)
+    plain = _report(serving, name)
     assert plain.returncode == 1
     assert "has no shadow variant" in plain.stderr
     delete(esm, name)

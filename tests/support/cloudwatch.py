@@ -19,7 +19,7 @@ import cbor2
 from botocore.config import Config
 
 from support.raw import RawReply, request
-from support.server import CREDENTIALS
+from support.server import credentials_for
 
 TARGET = "GraniteServiceVersion20100801"
 VERSION = "2010-08-01"
@@ -40,16 +40,25 @@ def protocol_client(url: str, models_dir: Path, protocol: str) -> Any:
         "cloudwatch",
         endpoint_url=url,
         config=Config(retries={"total_max_attempts": 1}),
-        **CREDENTIALS,
+        **credentials_for(url),
     )
     assert client.meta.service_model.resolved_protocol == protocol
     return client
 
 
-def cbor_call(url: str, operation: str, params: Any, *, raw_body: bytes | None = None) -> RawReply:
+def cbor_call(
+    url: str,
+    operation: str,
+    params: Any,
+    *,
+    raw_body: bytes | None = None,
+    sign: bool = True,
+) -> RawReply:
     body = raw_body if raw_body is not None else cbor2.dumps(params)
     return request(
         url,
+        signer_service="monitoring",
+        sign=sign,
         path=f"/service/{TARGET}/operation/{operation}",
         body=body,
         headers={
@@ -60,12 +69,16 @@ def cbor_call(url: str, operation: str, params: Any, *, raw_body: bytes | None =
     )
 
 
-def query_call(url: str, action: str | None, fields: dict[str, str]) -> RawReply:
+def query_call(
+    url: str, action: str | None, fields: dict[str, str], *, sign: bool = True
+) -> RawReply:
     form = dict(fields)
     if action is not None:
         form = {"Action": action, "Version": VERSION, **form}
     return request(
         url,
+        signer_service="monitoring",
+        sign=sign,
         body=urllib.parse.urlencode(form).encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
     )
@@ -74,6 +87,7 @@ def query_call(url: str, action: str | None, fields: dict[str, str]) -> RawReply
 def json10_call(url: str, operation: str, body: bytes) -> RawReply:
     return request(
         url,
+        signer_service="monitoring",
         body=body,
         headers={
             "X-Amz-Target": f"{TARGET}.{operation}",

@@ -2,11 +2,16 @@
 
 The server is started exactly as users start it (the ``moorage`` command
 line), on a free port, with its own data dir; it is stopped with SIGTERM (and
-killed if it does not stop) even when the test fails.
+killed if it does not stop) even when the test fails. Clients sign with the
+key the server wrote to its data dir's ``credentials`` file on first start
+(or the file given with ``--credentials``), as a user's would; the keys of
+every running server are kept by URL (:func:`credentials_for`) so that raw
+requests (:mod:`support.raw`) are signed too.
 """
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import os
 import signal
@@ -22,11 +27,27 @@ import boto3
 from botocore.config import Config
 
 BIN = Path(sys.executable).parent
-CREDENTIALS = {
-    "region_name": "us-east-1",
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-}
+REGION = "us-east-1"
+ANY_KEY = {"region_name": REGION, "aws_access_key_id": "any", "aws_secret_access_key": "any"}
+# Keys of the servers started by this process, by URL.
+_KEYS: dict[str, dict[str, str]] = {}
+
+
+def credentials_for(url: str) -> dict[str, str]:
+    """``region_name``, ``aws_access_key_id`` and ``aws_secret_access_key`` for ``url``."""
+    return dict(_KEYS[url.rstrip("/")])
+
+
+def read_keys(path: Path) -> dict[str, str]:
+    """The first key pair of an AWS shared-credentials file."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    section = parser[parser.sections()[0]]
+    return {
+        "region_name": REGION,
+        "aws_access_key_id": section["aws_access_key_id"],
+        "aws_secret_access_key": section["aws_secret_access_key"],
+    }
 
 
 class MoorageServer:
@@ -72,10 +93,34 @@ class MoorageServer:
             self.output.append(line)
             if " listening on " in line:
                 self.url = line.split(" listening on ")[1].split()[0]
+                # A server with --auth none has no key and accepts any.
+                _KEYS[self.url] = (
+                    read_keys(self._key_file()) if self._key_file().exists() else ANY_KEY
+                )
                 threading.Thread(target=self._pump, daemon=True).start()
                 return self
         self.stop()
         raise RuntimeError("moorage serve did not start:\n" + "".join(self.output))
+
+    def _key_file(self) -> Path:
+        args = list(self.extra_args)
+        if "--credentials" in args:
+            return Path(args[args.index("--credentials") + 1])
+        return self.data_dir / "credentials"
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The signing key and region, as boto3 client keyword arguments."""
+        return credentials_for(self.url)
+
+    def aws_env(self) -> dict[str, str]:
+        """Environment variables that give a subprocess (AWS CLI, moorage ...) the key."""
+        keys = self.credentials
+        return {
+            "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": keys["region_name"],
+        }
 
     def _pump(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -107,11 +152,12 @@ class MoorageServer:
         self.proc = None
 
     def client(self, service: str, **config: Any) -> Any:
+        keys = _KEYS.get(self.url) or ANY_KEY
         return boto3.client(
             service,
             endpoint_url=self.url,
             config=Config(retries={"max_attempts": 1}, **config),
-            **CREDENTIALS,
+            **keys,
         )
 
     @property

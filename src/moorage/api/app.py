@@ -8,7 +8,9 @@
 - ``GET /healthz``, ``GET /metrics``, ``GET /`` (dashboard), ``GET /moorage/*`` (JSON pages)
 
 Other protocols register themselves through :class:`Routes`; the app itself
-only dispatches and turns malformed requests into AWS-style errors.
+only dispatches and turns malformed requests into AWS-style errors. Every
+request passes :class:`~moorage.api.gate.Gate` (browser rules, SigV4) before
+it is dispatched.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from moorage.api.content_encoding import decode_body
+from moorage.api.gate import Gate
 from moorage.api.http import (
     BodyTooLarge,
     ClientDisconnected,
@@ -30,8 +33,8 @@ from moorage.api.http import (
     read_body,
     send_response,
 )
-from moorage.api.json_protocol import JsonService, error_body
-from moorage.errors import ServiceError
+from moorage.api.json_protocol import JsonService, Reply, error_body
+from moorage.errors import SerializationError, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +55,20 @@ class Routes:
     query: AsgiHandler | None = None
 
 
+# Content types a JSON-protocol request may declare (botocore sends the first two).
+JSON_CONTENT_TYPES = (
+    "application/x-amz-json-1.1",
+    "application/x-amz-json-1.0",
+    "application/json",
+)
+
+
 class App:
-    def __init__(self, sagemaker: JsonService, routes: Routes, *, max_body: int) -> None:
+    def __init__(
+        self, sagemaker: JsonService, routes: Routes, gate: Gate, *, max_body: int
+    ) -> None:
         self.routes = routes
+        self.gate = gate
         self.max_body = max_body
         self.json_services = {sagemaker.target_prefix: sagemaker, **routes.json_services}
 
@@ -65,6 +79,10 @@ class App:
             return
         if kind != "http":
             return
+        admitted = await self.gate.admit(scope, receive, send)
+        if admitted is None:
+            return
+        receive = admitted
         path: str = scope["path"]
         for prefix, handler in self.routes.prefixes:
             if path.startswith(prefix):
@@ -87,6 +105,15 @@ class App:
     async def _post_root(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = header_map(scope)
         target = headers.get("x-amz-target")
+        if target and sum(1 for name, _ in scope["headers"] if name.lower() == b"x-amz-target") > 1:
+            await _drain_quietly(receive, self.max_body)
+            await _error(
+                send,
+                400,
+                "UnknownOperationException",
+                "The request carries more than one X-Amz-Target header.",
+            )
+            return
         if not target:
             body_type = headers.get("content-type", "")
             if self.routes.query and body_type.startswith("application/x-www-form-urlencoded"):
@@ -104,6 +131,25 @@ class App:
         if service is None:
             await _drain_quietly(receive, self.max_body)
             await _error(send, 400, "UnknownOperationException", f"Unknown operation {target!r}.")
+            return
+        content_type: bytes = (
+            b"application/x-amz-json-1.0"
+            if service.target_prefix != "SageMaker"
+            else b"application/x-amz-json-1.1"
+        )
+        declared = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if declared not in JSON_CONTENT_TYPES:
+            await _drain_quietly(receive, self.max_body)
+            shown = declared[:100] or "none"
+            reply = service.error_reply(
+                SerializationError(
+                    f"Content-Type {shown!r} is not accepted: requests with X-Amz-Target "
+                    f"are sent as {JSON_CONTENT_TYPES[0]} or {JSON_CONTENT_TYPES[1]}."
+                )
+            )
+            await send_response(
+                send, reply.status, reply.body, _reply_headers(reply), content_type=content_type
+            )
             return
         try:
             body = await read_body(receive, self.max_body)
@@ -124,14 +170,15 @@ class App:
             reply = service.error_reply(exc)
         else:
             reply = await service.handle(target, body)
-        content_type: bytes = (
-            b"application/x-amz-json-1.0"
-            if service.target_prefix != "SageMaker"
-            else b"application/x-amz-json-1.1"
+        await send_response(
+            send, reply.status, reply.body, _reply_headers(reply), content_type=content_type
         )
-        extra = [(b"x-amzn-requestid", new_request_id().encode())]
-        extra.extend((name.encode(), value.encode()) for name, value in reply.headers)
-        await send_response(send, reply.status, reply.body, extra, content_type=content_type)
+
+
+def _reply_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    extra = [(b"x-amzn-requestid", new_request_id().encode())]
+    extra.extend((name.encode(), value.encode()) for name, value in reply.headers)
+    return extra
 
 
 async def _error(send: Send, status: int, code: str, message: str, *, close: bool = False) -> None:
