@@ -28,7 +28,7 @@ import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
 
@@ -89,8 +89,19 @@ class Handlers:
 
 
 def script_path(model_dir: Path, program: str) -> Path:
-    """Where the script lives: ``program`` may be a file name or a module name."""
+    """Where the script lives: ``program`` may be a file name or a module name.
+
+    It must stay inside ``code/``: CreateModel refuses other values, and this
+    refuses those of models stored before it did.
+    """
     name = program if program.endswith(".py") else f"{program}.py"
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise StartupError(
+            ExitCode.USAGE,
+            f"SAGEMAKER_PROGRAM={program!r} must name a file in the model's code/ directory "
+            "(no absolute path, no '..').",
+        )
     return model_dir / "code" / name
 
 

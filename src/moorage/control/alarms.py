@@ -15,6 +15,7 @@ CloudWatch's codes. The protocol layer is :mod:`moorage.api.cloudwatch_api`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from moorage.monitoring import (
     StateChange,
     StateValue,
 )
+from moorage.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,9 @@ class AlarmsService:
     def _on_change(self, change: StateChange) -> None:
         # Subscribed first, so a transition is on disk before any later
         # subscriber (a rollout) hears of it.
-        self._save_state(change.alarm_name, change.current)
+        # Once the store cannot save (it logged why, once), the state lives on in memory.
+        with contextlib.suppress(StoreUnavailable):
+            self._save_state(change.alarm_name, change.current)
 
     def _save_state(self, name: str, state: AlarmState) -> None:
         store = self.ctx.store

@@ -1,4 +1,4 @@
-"""What every control-plane service needs: the store, the clock, ARNs."""
+"""What every control-plane service needs: the store, the clock, ARNs, the file roots."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from moorage.arns import Partition
 from moorage.clock import Clock
+from moorage.file_roots import FileRoots
 from moorage.store.base import Store
 
 
@@ -18,6 +19,8 @@ class ControlContext:
     # Called with an endpoint name after its desired state changed, so the
     # reconciler acts at once instead of at its next tick.
     notify: Callable[[str], None] = field(default=lambda name: None)
+    # Where local paths named in requests may lead (moorage serve --file-root).
+    file_roots: FileRoots = field(default_factory=FileRoots)
 
     def now(self) -> float:
         """The clock's time at the millisecond precision of the wire format.

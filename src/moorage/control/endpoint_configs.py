@@ -11,11 +11,13 @@ from typing import Any
 
 from moorage.capture import CaptureConfig, CaptureConfigError
 from moorage.control.context import ControlContext
+from moorage.control.location_checks import check_destination
 from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain import model as model_domain
 from moorage.domain.endpoint_config import KIND, EndpointConfig, endpoint_config_from_record
 from moorage.errors import ValidationError
+from moorage.file_roots import FileRoots
 from moorage.store.base import AlreadyExists, Record
 
 LISTING: Listing[EndpointConfig] = Listing(
@@ -57,7 +59,7 @@ def summary_wire(config: EndpointConfig) -> dict[str, Any]:
     }
 
 
-def _check_capture(capture: dict[str, Any] | None) -> None:
+def _check_capture(capture: dict[str, Any] | None, roots: FileRoots) -> None:
     """Refuse a DataCaptureConfig that passed the shape but cannot be written to."""
     if capture is None:
         return
@@ -65,6 +67,15 @@ def _check_capture(capture: dict[str, Any] | None) -> None:
         CaptureConfig.from_data_capture_config(capture)
     except CaptureConfigError as exc:
         raise ValidationError(f"DataCaptureConfig is not valid: {exc}.") from None
+    check_destination(roots, "DataCaptureConfig.DestinationS3Uri", capture.get("DestinationS3Uri"))
+
+
+def _check_async_output(config: dict[str, Any] | None, roots: FileRoots) -> None:
+    """Local async output and failure paths must lie inside the file roots too."""
+    output = (config or {}).get("OutputConfig") or {}
+    for field in ("S3OutputPath", "S3FailurePath"):
+        member = f"AsyncInferenceConfig.OutputConfig.{field}"
+        check_destination(roots, member, output.get(field))
 
 
 class EndpointConfigsService:
@@ -157,7 +168,8 @@ class EndpointConfigsService:
         if self.ctx.store.get(KIND, name) is not None:
             raise ValidationError(f'Cannot create already existing endpoint configuration "{arn}".')
         self._check_variants(params)
-        _check_capture(params.get("DataCaptureConfig"))
+        _check_capture(params.get("DataCaptureConfig"), self.ctx.file_roots)
+        _check_async_output(params.get("AsyncInferenceConfig"), self.ctx.file_roots)
         tags = tag_pairs(params.get("Tags"))
         check_tag_count(tags)
         spec = {k: v for k, v in params.items() if k != "Tags"}

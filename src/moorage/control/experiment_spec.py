@@ -13,7 +13,8 @@ member at fault:
 - ``Schedule``: without ``StartTime`` the experiment starts at once, without
   ``EndTime`` it ends 7 days after its start; the end must follow the start
   and lie ahead, and the experiment may last at most 30 days;
-- ``DataStorageConfig``: a destination capture can write to.
+- ``DataStorageConfig``: a destination capture can write to, inside the
+  server's file roots if it is local.
 
 Also the stop actions (:func:`stop_actions`).
 """
@@ -25,8 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from moorage.capture import CaptureConfig, CaptureConfigError
+from moorage.control.location_checks import check_destination
 from moorage.domain.inference_experiment import Experiment, ModelVariant, VariantAction
 from moorage.errors import ValidationError
+from moorage.file_roots import FileRoots
 
 DEFAULT_DURATION_S = 7 * 24 * 3600.0
 MAX_DURATION_S = 30 * 24 * 3600.0
@@ -123,13 +126,17 @@ def check_window(start: float, end: float, now: float) -> None:
         raise ValidationError("An inference experiment can run for at most 30 days.")
 
 
-def data_storage(config: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+def data_storage(
+    config: Mapping[str, Any] | None, roots: FileRoots | None = None
+) -> Mapping[str, Any] | None:
     if config is None:
         return None
     try:
         CaptureConfig.from_data_storage_config(config)
     except CaptureConfigError as exc:
         raise ValidationError(f"DataStorageConfig is not valid: {exc}.") from None
+    if roots is not None:
+        check_destination(roots, "DataStorageConfig.Destination", config.get("Destination"))
     return config
 
 

@@ -127,7 +127,7 @@ class ExperimentsService:
         spec.check_pairing(variants, mode)
         now = self.ctx.now()
         start, end = spec.schedule(params.get("Schedule"), now)
-        storage = spec.data_storage(params.get("DataStorageConfig"))
+        storage = spec.data_storage(params.get("DataStorageConfig"), self.ctx.file_roots)
         endpoint = self._check_endpoint(params["EndpointName"])
         self._check_endpoint_free(endpoint.name, name)
         tags = tag_pairs(params.get("Tags"))
@@ -232,7 +232,9 @@ class ExperimentsService:
         if "Description" in params:
             changes["description"] = params["Description"]
         if "DataStorageConfig" in params:
-            changes["data_storage"] = spec.data_storage(params["DataStorageConfig"])
+            changes["data_storage"] = spec.data_storage(
+                params["DataStorageConfig"], self.ctx.file_roots
+            )
         return experiment.with_changes(**changes)
 
     def _update_running(
@@ -255,7 +257,9 @@ class ExperimentsService:
         if "Description" in params:
             changes["description"] = params["Description"]
         if "DataStorageConfig" in params:
-            changes["data_storage"] = spec.data_storage(params["DataStorageConfig"])
+            changes["data_storage"] = spec.data_storage(
+                params["DataStorageConfig"], self.ctx.file_roots
+            )
         desired: dict[str, dict[str, Any]] = {}
         if "ShadowModeConfig" in params:
             mode = spec.shadow_mode(params["ShadowModeConfig"])

@@ -21,6 +21,7 @@ from moorage.control import component_spec as checks
 from moorage.control.component_wire import describe_wire, summary_wire
 from moorage.control.context import ControlContext
 from moorage.control.endpoints import EndpointsService
+from moorage.control.location_checks import check_container
 from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.deploy import component_plan as plan
@@ -188,6 +189,7 @@ class InferenceComponentsService:
 
     def _check(self, spec: Mapping[str, Any], variant: VariantSpec, endpoint: Endpoint) -> None:
         checks.check_specification(spec, variant)
+        check_container(self.ctx.file_roots, "Specification.Container", spec.get("Container") or {})
         try:
             requirements_of(spec)
         except ValueError as exc:

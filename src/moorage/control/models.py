@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from moorage.control.context import ControlContext
+from moorage.control.location_checks import check_model
 from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain.model import KIND, Model, model_from_record
@@ -78,6 +79,7 @@ class ModelsService:
         name = params["ModelName"]
         arn = self.ctx.arn(KIND, name)
         _check_containers(params)
+        check_model(self.ctx.file_roots, params)
         tags = tag_pairs(params.get("Tags"))
         check_tag_count(tags)
         spec = {k: v for k, v in params.items() if k != "Tags"}

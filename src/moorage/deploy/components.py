@@ -46,7 +46,7 @@ from moorage.domain.model import ModelData
 from moorage.fleet.base import Copy, Fleet, StartFailed
 from moorage.runtime.components import ComponentRoute
 from moorage.runtime.router import Router
-from moorage.store.base import Store
+from moorage.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class ComponentRunner:
             return endpoint
         try:
             return self.reconcile(endpoint)
+        except StoreUnavailable:
+            return endpoint  # logged once by the store
         except Exception:
             log.exception("reconciling the inference components of %s failed", endpoint.name)
             return endpoint

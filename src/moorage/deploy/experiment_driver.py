@@ -48,7 +48,7 @@ from moorage.domain.inference_experiment import (
     ExperimentStatus,
     experiment_from_record,
 )
-from moorage.store.base import Record, Store
+from moorage.store.base import Record, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,8 @@ class ExperimentDriver:
         for record in self.store.list_records(KIND):
             try:
                 experiments.append(self.advance(experiment_from_record(record)))
+            except StoreUnavailable:
+                pass  # logged once by the store
             except Exception:
                 log.exception("advancing inference experiment %s failed", record.name)
         self._sync_capture(experiments)

@@ -40,7 +40,7 @@ from moorage.runtime.snapshot import (
     VariantRoute,
     sampling_fraction,
 )
-from moorage.store.base import Store
+from moorage.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,8 @@ class Reconciler:
             self._wake.clear()
             try:
                 self.reconcile_all()
+            except StoreUnavailable:
+                pass  # the store logged why, once; nothing can be saved until a restart
             except Exception:
                 log.exception("reconcile pass failed; retrying")
             timeout = TICK_S
@@ -176,6 +178,8 @@ class Reconciler:
         for name in names.values():
             try:
                 self.reconcile(name)
+            except StoreUnavailable:
+                pass  # logged once by the store
             except Exception:
                 log.exception("reconciling endpoint %s failed", name)
 

@@ -4,6 +4,6 @@
 default (WAL, fsync on commit) and :mod:`.memory` serves unit tests.
 """
 
-from moorage.store.base import AlreadyExists, Record, Store
+from moorage.store.base import AlreadyExists, Record, Store, StoreUnavailable
 
-__all__ = ["AlreadyExists", "Record", "Store"]
+__all__ = ["AlreadyExists", "Record", "Store", "StoreUnavailable"]

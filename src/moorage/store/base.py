@@ -4,7 +4,8 @@ Every resource kind (model, endpoint-config, endpoint, deployment, alarm, ...)
 is a :class:`Record` keyed by ``(kind, lower-cased name)``; its ``doc`` is the
 JSON form written by the resource's own module. Writes inside
 ``transaction()`` commit together; outside one, each write commits (and is
-durable) before it returns.
+durable) before it returns. A store that can no longer make writes durable
+raises :class:`StoreUnavailable` from every write (reads go on answering).
 """
 
 from __future__ import annotations
@@ -14,9 +15,20 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from moorage.errors import ServiceUnavailable
+
 
 class AlreadyExists(Exception):
     """A record with the same kind and name is already stored."""
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """Writes can no longer be made durable (e.g. the database file was removed).
+
+    A :class:`~moorage.errors.ServiceError`, so an API call that tries to
+    write answers 503 ``ServiceUnavailable`` with this message; background
+    loops skip their pass quietly, since the store has logged the cause once.
+    """
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from moorage.store.base import AlreadyExists, Record, Store
+from moorage.store.base import AlreadyExists, Record, Store, StoreUnavailable
 from moorage.store.memory import MemoryStore
-from moorage.store.sqlite import SCHEMA_VERSION, SqliteStore
+from moorage.store.sqlite import SCHEMA_VERSION, SqliteStore, StoreOpenError
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -82,5 +84,89 @@ def test_sqlite_refuses_newer_schema(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(RuntimeError, match="newer moorage"):
+    with pytest.raises(StoreOpenError, match="newer moorage"):
         SqliteStore(path)
+
+
+def test_sqlite_creates_a_new_database_in_one_step(tmp_path: Path) -> None:
+    path = tmp_path / "moorage.db"
+    SqliteStore(path).close()
+    # Only the database (and SQLite's own WAL companions) is left: no temporary file.
+    assert {p.name for p in tmp_path.iterdir()} <= {
+        "moorage.db",
+        "moorage.db-wal",
+        "moorage.db-shm",
+    }
+    assert path.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda path: path.write_bytes(b""), "is empty"),
+        (
+            lambda path: path.write_bytes(b"not a database at all\n" * 400),
+            "damaged or not a database",
+        ),
+        (lambda path: _truncate_half(path), "damaged"),
+    ],
+    ids=["emptied", "garbage", "truncated"],
+)
+def test_sqlite_refuses_a_damaged_file(tmp_path: Path, damage: Any, message: str) -> None:
+    path = tmp_path / "moorage.db"
+    store = SqliteStore(path)
+    for index in range(300):
+        store.insert(rec(f"model-{index}", doc="x" * 500))
+    store.close()
+    damage(path)
+    with pytest.raises(StoreOpenError) as raised:
+        SqliteStore(path)
+    text = str(raised.value)
+    assert str(path) in text and "\n" not in text
+    assert message in text
+    assert "restore it from a backup" in text
+
+
+def _truncate_half(path: Path) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(path.stat().st_size // 2)
+
+
+def test_sqlite_refuses_a_database_of_another_program(tmp_path: Path) -> None:
+    path = tmp_path / "moorage.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE songs (title TEXT)")
+    other.commit()
+    other.close()
+    with pytest.raises(StoreOpenError, match="not a moorage database"):
+        SqliteStore(path)
+    assert [t for (t,) in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")] == [
+        "songs"
+    ]
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_sqlite_stops_writing_once_its_file_is_gone(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "moorage.db"
+    store = SqliteStore(path)
+    store.insert(rec("before"))
+    if how == "removed":
+        path.unlink()
+    else:
+        # Another database moved over it (as a restore from a backup would).
+        other = tmp_path / "other" / "moorage.db"
+        SqliteStore(other).close()
+        os.replace(other, path)
+    with pytest.raises(StoreUnavailable, match=f"was {how}") as raised:
+        store.insert(rec("after"))
+    assert raised.value.status == 503 and raised.value.code == "ServiceUnavailable"
+    assert "restart moorage serve" in raised.value.message
+    # Nothing was committed, every later write refuses at once, reads still answer.
+    assert store.get("model", "after") is None
+    with pytest.raises(StoreUnavailable):
+        store.set_tags("arn:before", [("k", "v")])
+    with pytest.raises(StoreUnavailable), store.transaction():
+        pass
+    assert store.get("model", "before") is not None
+    assert [r.name for r in store.list_records("model")] == ["before"]
+    store.close()
