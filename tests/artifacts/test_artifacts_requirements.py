@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from moorage.artifacts import ArtifactError, ensure_requirements
+from moorage.artifacts.space import DiskSpace, FreeSpaceReserve
 
 
 def build_wheel(folder: Path, name: str = "tinypkg_xyz", version: str = "0.1") -> Path:
@@ -107,3 +108,36 @@ def test_timeout_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match=r"did not finish within 0.01 s"):
         ensure_requirements(model, tmp_path / "site", sys.executable, timeout_s=0.01)
     assert list((tmp_path / "site").iterdir()) == []
+
+
+def test_an_install_over_the_unpacked_cap_is_refused(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path)
+    model = model_with(tmp_path, f"{wheel}\n")
+    cache = tmp_path / "site"
+    with pytest.raises(ArtifactError) as info:
+        ensure_requirements(model, cache, sys.executable, max_bytes=100)
+    assert info.value.message == (
+        "pip install -r code/requirements.txt was rejected: it installed more than 100 bytes, "
+        "the limit on a model's unpacked data (moorage serve --max-unpacked-size)"
+    )
+    assert list(cache.iterdir()) == []
+    # Within the cap, the same install works.
+    assert ensure_requirements(model, cache, sys.executable, max_bytes=1024**2) is not None
+
+
+def test_an_install_leaves_the_free_space_reserve(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path)
+    model = model_with(tmp_path, f"{wheel}\n")
+    cache = tmp_path / "site"
+
+    def full(path: Path) -> DiskSpace:
+        return DiskSpace(free=10 * 1024**2, total=100 * 1024**3)
+
+    with pytest.raises(ArtifactError) as info:
+        ensure_requirements(model, cache, sys.executable, reserve=FreeSpaceReserve(probe=full))
+    assert info.value.message.startswith(
+        "pip install -r code/requirements.txt could not be stored: not enough disk space on the "
+        f"disk holding {cache}: only 10 MiB (10485760 bytes) are free and moorage keeps at "
+        "least 1 GiB free"
+    )
+    assert list(cache.iterdir()) == []

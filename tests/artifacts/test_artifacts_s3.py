@@ -15,12 +15,14 @@ import pytest
 from moorage.artifacts import (
     ArtifactCache,
     ArtifactError,
+    ExtractLimits,
     FetchLimits,
     ModelSource,
     materialize,
     parse_location,
     release,
 )
+from moorage.artifacts.space import DiskSpace, FreeSpaceReserve
 from support.moto_s3 import MotoS3
 
 
@@ -244,6 +246,62 @@ def test_size_cap(moto_s3: MotoS3, s3_bucket: str, tmp_path: Path) -> None:
     small = ArtifactCache(tmp_path / "c", CountingFactory(moto_s3), limits=FetchLimits(1000))
     with pytest.raises(ArtifactError, match="is 5000 bytes, more than the 1000-byte limit"):
         materialize(url, small, timeout_s=60)
+
+
+def test_uncompressed_data_over_the_unpacked_cap_is_not_downloaded(
+    moto_s3: MotoS3, s3_bucket: str, cache: ArtifactCache, counting: CountingFactory
+) -> None:
+    url = put(moto_s3, s3_bucket, "big/weights.bin", bytes(5000))
+    put(moto_s3, s3_bucket, "big/more.bin", bytes(5000))
+    cap = ExtractLimits(max_bytes=8000)
+    with pytest.raises(ArtifactError, match=r"it is more than 3.9 KiB \(4000 bytes\)"):
+        materialize(
+            ModelSource.of(url, compressed=False), cache, timeout_s=60, limits=ExtractLimits(4000)
+        )
+    prefix = ModelSource.of(f"s3://{s3_bucket}/big/", prefix=True, compressed=False)
+    with pytest.raises(ArtifactError) as info:
+        materialize(prefix, cache, timeout_s=60, limits=cap)
+    assert info.value.message == (
+        f"model artifact s3://{s3_bucket}/big/ was rejected: it is more than 7.8 KiB "
+        "(8000 bytes), the limit on a model's unpacked data (moorage serve --max-unpacked-size)"
+    )
+    assert counting.calls["GetObject"] == 0
+    assert not cache.downloads.exists() or not any(cache.downloads.rglob("*.dir"))
+
+
+def test_a_gzip_bomb_from_s3_leaves_nothing_behind(
+    moto_s3: MotoS3, s3_bucket: str, cache: ArtifactCache
+) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = 30 * 1024**2
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    url = put(moto_s3, s3_bucket, "bomb.tar.gz", buffer.getvalue())
+    with pytest.raises(ArtifactError, match="unpacks to more than 10 MiB"):
+        materialize(url, cache, timeout_s=60, limits=ExtractLimits(max_bytes=10 * 1024**2))
+    assert list(cache.models.iterdir()) == []
+    # The download of an archive that cannot be used is not kept either.
+    assert [p.name for p in cache.downloads.rglob("*") if p.is_file()] == ["url.txt"]
+
+
+def test_downloads_leave_the_free_space_reserve(
+    moto_s3: MotoS3, s3_bucket: str, tmp_path: Path, counting: CountingFactory
+) -> None:
+    url = put(moto_s3, s3_bucket, "m.bin", bytes(5000))
+
+    def nearly_full(path: Path) -> DiskSpace:
+        return DiskSpace(free=1024**3 + 4000, total=100 * 1024**3)
+
+    cache = ArtifactCache(tmp_path / "c", counting, reserve=FreeSpaceReserve(probe=nearly_full))
+    with pytest.raises(ArtifactError) as info:
+        materialize(ModelSource.of(url, compressed=False), cache, timeout_s=60)
+    assert info.value.message.startswith(
+        f"model artifact {url} could not be stored: not enough disk space on the disk holding "
+    )
+    assert "it needs 4.9 KiB and only 1 GiB (1073745824 bytes) are free" in info.value.message
+    assert counting.calls["GetObject"] == 1  # asked, refused before a byte was stored
+    assert not any(p.suffix == ".obj" for p in cache.downloads.rglob("*"))
 
 
 def test_expected_etag_must_match(moto_s3: MotoS3, s3_bucket: str, cache: ArtifactCache) -> None:

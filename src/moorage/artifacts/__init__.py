@@ -12,7 +12,8 @@ Modules: :mod:`~moorage.artifacts.locations` (parsing URLs and
 ``ModelDataSource``), :mod:`~moorage.artifacts.s3` (botocore),
 :mod:`~moorage.artifacts.cache` (downloads), :mod:`~moorage.artifacts.extract`
 (tar safety), :mod:`~moorage.artifacts.model_dir` (model directories),
-:mod:`~moorage.artifacts.requirements` (pip).
+:mod:`~moorage.artifacts.requirements` (pip), :mod:`~moorage.artifacts.space`
+(the unpacked-size cap, the free-space reserve, a full disk).
 """
 
 from moorage.artifacts.cache import (

@@ -21,7 +21,10 @@ for a copy that does not cache: ``DataCacheConfig.EnableCaching`` false)
 downloads into ``private/copy-<pid>-…/`` instead, and that folder is deleted
 as soon as the caller has read it. Writes go to a temporary name and are
 renamed into place, and a per-URL lock (:mod:`moorage.artifacts.locks`) keeps
-two threads from downloading the same artifact at once. The model directory
+two threads from downloading the same artifact at once. Downloads leave the
+disk's free-space reserve free (:mod:`moorage.artifacts.space`); a caller
+may also cap one download at the unpacked-size cap (``max_bytes``), for data
+that is used as it is downloaded. The model directory
 builder (:mod:`moorage.artifacts.model_dir`) is the main caller and reads
 through :meth:`ArtifactCache.opened`, which holds that lock while it reads.
 """
@@ -51,13 +54,8 @@ from moorage.artifacts.fsutil import (
 from moorage.artifacts.locations import ArtifactLocation, LocationKind
 from moorage.artifacts.locks import lock_for
 from moorage.artifacts.names import UnsafeName, find_clash, prefix_key_parts
-from moorage.artifacts.s3 import (
-    S3ClientFactory,
-    S3Object,
-    S3Reader,
-    check_free_space,
-    check_size,
-)
+from moorage.artifacts.s3 import S3ClientFactory, S3Object, S3Reader, check_size
+from moorage.artifacts.space import FreeSpaceReserve, cap_error, os_error_cause
 from moorage.clock import Clock, SystemClock
 
 # One model's data, downloaded: room for today's large open-weight models
@@ -107,9 +105,11 @@ class ArtifactCache:
         limits: FetchLimits | None = None,
         clock: Clock | None = None,
         prefix_workers: int = DEFAULT_PREFIX_WORKERS,
+        reserve: FreeSpaceReserve | None = None,
     ) -> None:
         self.root = root
         self.limits = limits or FetchLimits()
+        self.reserve = reserve or FreeSpaceReserve()
         self.clock: Clock = clock or SystemClock()
         self.prefix_workers = max(1, prefix_workers)
         self.s3 = S3Reader(s3_client_factory)
@@ -178,14 +178,18 @@ class ArtifactCache:
         prefix: bool = False,
         expected_etag: str | None = None,
         shared: bool = True,
+        max_bytes: int | None = None,
     ) -> Iterator[FetchedArtifact]:
         """Fetch the artifact and hold its per-URL lock while the caller reads it.
 
         ``shared=False`` downloads a remote artifact afresh, into a private
         folder deleted when the caller is done (a local one is read in place).
+        ``max_bytes``, the unpacked-size cap, refuses a larger remote artifact
+        before it is transferred (on top of :class:`FetchLimits`).
         """
+        cap = max_bytes
         if not shared:
-            with self._private_fetch(location, deadline, prefix, expected_etag) as fetched:
+            with self._private_fetch(location, deadline, prefix, expected_etag, cap) as fetched:
                 yield fetched
             return
         # Local data is read in place; the lock still makes concurrent
@@ -197,9 +201,9 @@ class ArtifactCache:
                 return
             folder = self.downloads / _digest(location.canonical)
             if prefix:
-                yield self._fetch_prefix(location, folder, deadline)
+                yield self._fetch_prefix(location, folder, deadline, cap)
             else:
-                yield self._fetch_object(location, folder, deadline, expected_etag)
+                yield self._fetch_object(location, folder, deadline, expected_etag, cap)
 
     @contextlib.contextmanager
     def _private_fetch(
@@ -208,6 +212,7 @@ class ArtifactCache:
         deadline: Deadline,
         prefix: bool,
         expected_etag: str | None,
+        cap: int | None,
     ) -> Iterator[FetchedArtifact]:
         if location.kind is LocationKind.LOCAL:
             yield _local(location, prefix=prefix)
@@ -215,11 +220,16 @@ class ArtifactCache:
         folder = self.private / owned_name(PRIVATE_MARK)
         try:
             if prefix:
-                yield self._fetch_prefix(location, folder, deadline)
+                yield self._fetch_prefix(location, folder, deadline, cap)
             else:
-                yield self._fetch_object(location, folder, deadline, expected_etag)
+                yield self._fetch_object(location, folder, deadline, expected_etag, cap)
         finally:
             remove(folder)
+
+    def discard(self, fetched: FetchedArtifact) -> None:
+        """Delete a downloaded version that turned out unusable (call under :meth:`opened`)."""
+        if fetched.location.kind is LocationKind.S3 and fetched.path.is_relative_to(self.root):
+            remove(fetched.path)
 
     def sweep(self) -> int:
         """Remove what processes that died left behind; return how many entries.
@@ -242,6 +252,7 @@ class ArtifactCache:
         folder: Path,
         deadline: Deadline,
         expected_etag: str | None,
+        cap: int | None,
     ) -> FetchedArtifact:
         url = location.url
         deadline.check(url)
@@ -249,10 +260,11 @@ class ArtifactCache:
         _check_etag(location, head.etag, expected_etag)
         identity = _etag_identity(head.etag)
         cached = folder / f"{_digest(identity)}.obj"
+        self._check_total(url, head.size, cap)
         if cached.is_file():
             return FetchedArtifact(location, cached, identity, is_dir=False, downloaded=False)
-        check_size(url, head.size, self.limits.max_bytes)
-        _make_folder(folder, location)
+        with _storing(url, folder):
+            _make_folder(folder, location)
         temp = temp_name(cached)
         try:
             got = self.s3.download(
@@ -261,14 +273,16 @@ class ArtifactCache:
                 location.key,
                 temp,
                 deadline=deadline,
-                max_bytes=self.limits.max_bytes,
+                max_bytes=self._max_bytes(cap),
+                reserve=self.reserve,
             )
             _check_etag(location, got.etag, expected_etag)
             # Named after what GetObject served, which may be newer than the
             # HeadObject answer if the object changed in between.
             identity = _etag_identity(got.etag)
             cached = folder / f"{_digest(identity)}.obj"
-            publish(temp, cached)
+            with _storing(url, folder):
+                publish(temp, cached)
         except BaseException:
             remove(temp)
             raise
@@ -289,24 +303,34 @@ class ArtifactCache:
         return objects
 
     def _fetch_prefix(
-        self, location: ArtifactLocation, folder: Path, deadline: Deadline
+        self, location: ArtifactLocation, folder: Path, deadline: Deadline, cap: int | None
     ) -> FetchedArtifact:
         url = location.url
         deadline.check(url)
         objects = self._list(location)
         identity = _listing_identity(objects)
         cached = folder / f"{_digest(identity)}.dir"
+        total = sum(item.size for item in objects)
+        self._check_total(url, total, cap)
         if cached.is_dir():
             return FetchedArtifact(location, cached, identity, is_dir=True, downloaded=False)
         names = _relative_names(location, objects)
-        total = sum(item.size for item in objects)
-        check_size(url, total, self.limits.max_bytes)
-        _make_folder(folder, location)
-        check_free_space(url, folder, total)
-        with staged_dir(cached) as temp:
-            self._download_all(location, objects, names, temp, deadline)
+        with _storing(url, folder):
+            _make_folder(folder, location)
+            self.reserve.check(f"model artifact {url}", folder, total, url=url)
+            with staged_dir(cached) as temp:
+                self._download_all(location, objects, names, temp, deadline, cap)
         _drop_other_versions(folder, keep=cached.name)
         return FetchedArtifact(location, cached, identity, is_dir=True, downloaded=True)
+
+    def _max_bytes(self, cap: int | None) -> int:
+        return self.limits.max_bytes if cap is None else min(cap, self.limits.max_bytes)
+
+    def _check_total(self, url: str, size: int, cap: int | None) -> None:
+        """Refuse an artifact larger than the download limit or the unpacked-size cap."""
+        if cap is not None and cap < self.limits.max_bytes and size > cap:
+            raise cap_error(f"model artifact {url}", cap, "is", url)
+        check_size(url, size, self.limits.max_bytes)
 
     def _download_all(
         self,
@@ -315,6 +339,7 @@ class ArtifactCache:
         names: list[tuple[str, ...]],
         into: Path,
         deadline: Deadline,
+        cap: int | None,
     ) -> None:
         for parts in names:
             (into.joinpath(*parts)).parent.mkdir(parents=True, exist_ok=True)
@@ -327,8 +352,9 @@ class ArtifactCache:
                 item.key,
                 into.joinpath(*parts),
                 deadline=deadline,
-                max_bytes=self.limits.max_bytes,
+                max_bytes=self._max_bytes(cap),
                 cancelled=cancelled,
+                reserve=self.reserve,
             )
             if got.etag != item.etag:
                 raise ArtifactError(
@@ -452,6 +478,17 @@ def _check_etag(location: ArtifactLocation, etag: str, expected: str | None) -> 
             f"ETag is {etag}, S3DataSource.ETag says {expected}",
             url=location.url,
         )
+
+
+@contextlib.contextmanager
+def _storing(url: str, folder: Path) -> Iterator[None]:
+    """Turn a failed mkdir, write or rename in the cache into a clear error."""
+    try:
+        yield
+    except OSError as exc:
+        raise ArtifactError(
+            f"model artifact {url} could not be stored: {os_error_cause(exc, folder)}", url=url
+        ) from None
 
 
 def _make_folder(folder: Path, location: ArtifactLocation) -> None:

@@ -11,12 +11,21 @@ any member would land outside the target directory:
   later link can change where an earlier relative link points);
 - hardlinks whose target is not a regular file already extracted inside;
 - character and block devices and FIFOs (and any other special member);
-- more than ``max_members`` members or more than ``max_bytes`` bytes of file
-  data (a "tar bomb" that would fill the disk).
+- more than ``max_members`` members, or file data past ``max_bytes`` (the
+  cap on unpacked data, ``moorage serve --max-unpacked-size``): a "tar bomb"
+  that would fill the disk. Bytes are counted as they are written, so a
+  header that understates a member's size gains nothing.
+
+Free space is checked before the first write and while writing
+(:class:`~moorage.artifacts.space.FreeSpaceReserve`); a full disk (or a
+file size limit) stops the extraction with a message that says so.
 
 Files are created with ``O_EXCL | O_NOFOLLOW`` under a parent whose real path
 is checked to be inside, so no symlink can redirect a write. Modes are reduced
-to ``0644``/``0755`` plus execute bits (no setuid, no world-writable).
+to ``0600``, or ``0700`` for a member with an execute bit, and directories are
+``0700``: no setuid, and nothing for group or others, because the extraction
+is a copy in the server's private cache (docs/data-dir.md) of data its
+owner may not have meant for every local user.
 
 The format is detected from content, not the name: gzip magic means a
 gzip-compressed tar (its CRC is verified by reading the stream to its end),
@@ -41,11 +50,15 @@ from moorage.artifacts.deadline import Deadline
 from moorage.artifacts.errors import ArtifactError
 from moorage.artifacts.fsutil import is_inside, staged_dir
 from moorage.artifacts.names import UnsafeName, archive_member_parts
+from moorage.artifacts.space import (
+    DEFAULT_MAX_UNPACKED_BYTES,
+    FreeSpaceReserve,
+    WriteBudget,
+    os_error_cause,
+)
 
-# A model archive's unpacked size: generous enough for large language models
-# shipped as one archive, small enough to stop a decompression bomb long
-# before a typical disk is full.
-DEFAULT_MAX_EXTRACT_BYTES = 128 * 1024**3
+# A model archive's unpacked size (see moorage.artifacts.space).
+DEFAULT_MAX_EXTRACT_BYTES = DEFAULT_MAX_UNPACKED_BYTES
 # Real model archives hold a few to a few thousand files; a million-entry
 # archive is almost certainly an attack on the inode table.
 DEFAULT_MAX_MEMBERS = 100_000
@@ -71,34 +84,58 @@ def extract_archive(
     url: str,
     limits: ExtractLimits | None = None,
     deadline: Deadline | None = None,
+    reserve: FreeSpaceReserve | None = None,
 ) -> None:
     """Extract ``archive`` into the new directory ``target``, or raise and leave nothing.
 
     ``url`` names the artifact in error messages. ``target`` must not exist;
-    if another writer creates it meanwhile, theirs is kept.
+    if another writer creates it meanwhile, theirs is kept. ``reserve`` is
+    the free space to leave on the disk (default: :class:`FreeSpaceReserve`).
     """
     if os.path.lexists(target):
         raise ArtifactError(f"cannot extract model artifact {url}: {target} already exists")
-    with staged_dir(target) as temp:
-        _Extraction(url, temp, limits or ExtractLimits(), deadline).run(archive)
+    limits = limits or ExtractLimits()
+    try:
+        with staged_dir(target) as temp:
+            budget = WriteBudget(
+                f"model artifact {url}",
+                target.parent,
+                max_bytes=limits.max_bytes,
+                reserve=reserve or FreeSpaceReserve(),
+                url=url,
+            )
+            _Extraction(url, temp, limits, deadline, budget).run(archive)
+    except OSError as exc:
+        # Making or renaming the temporary directory; writes inside are reported
+        # member by member.
+        raise ArtifactError(
+            f"model artifact {url} could not be extracted: {os_error_cause(exc, target.parent)}",
+            url=url,
+        ) from None
 
 
 class _Extraction:
     """One pass over one archive into one (temporary) directory."""
 
     def __init__(
-        self, url: str, root: Path, limits: ExtractLimits, deadline: Deadline | None
+        self,
+        url: str,
+        root: Path,
+        limits: ExtractLimits,
+        deadline: Deadline | None,
+        budget: WriteBudget,
     ) -> None:
         self.url = url
         self.root = root
         self.real_root = os.path.realpath(root)
         self.limits = limits
         self.deadline = deadline
+        self.budget = budget
         self.kind = "tar archive"
         self.members = 0
-        self.bytes = 0
 
     def run(self, archive: Path) -> None:
+        self.budget.start()
         try:
             raw = archive.open("rb")
         except OSError as exc:
@@ -170,21 +207,20 @@ class _Extraction:
             self._reject(f"member {member.name!r} is a directory but another member is not")
 
     def _file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
-        self.bytes += member.size
-        if self.bytes > self.limits.max_bytes:
-            self._reject(
-                f"it holds more than {self.limits.max_bytes} bytes of files "
-                "(the limit on extracted model data)"
-            )
+        if not self.budget.fits(member.size):
+            # The header alone says it will not fit; the bytes written are
+            # what is counted (below), whatever a header says.
+            raise self.budget.over_cap()
         dest = self._leaf(member, parts)
         source = self._read(lambda: tar.extractfile(member))
         if source is None:
             self._reject(f"member {member.name!r} has no data")
-        mode = 0o644 | (member.mode & 0o111)
+        mode = 0o700 if member.mode & 0o111 else 0o600
         with self._writing(dest):
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
                 for chunk in self._chunks(source):
+                    self.budget.spend(len(chunk))
                     out.write(chunk)
                 os.fchmod(out.fileno(), mode)
             with contextlib.suppress(OverflowError, OSError, ValueError):
@@ -241,7 +277,7 @@ class _Extraction:
                     f"member {member.name!r} needs {name!r} to be a directory, but it is a file"
                 )
             with self._writing(current):
-                current.mkdir(mode=0o755)
+                current.mkdir(mode=0o700)
         if not is_inside(os.path.realpath(current), self.real_root):
             self._reject(f"member {member.name!r} would be written outside the model directory")
         if not current.is_dir():
@@ -314,7 +350,7 @@ class _Extraction:
             rel = os.path.relpath(path, self.root)
             raise ArtifactError(
                 f"model artifact {self.url} could not be extracted: writing {rel!r} failed: "
-                f"{exc.strerror or exc}",
+                f"{os_error_cause(exc, self.root.parent)}",
                 url=self.url,
             ) from None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +50,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_name(final)
-    temp.mkdir()
+    temp.mkdir(mode=0o700)
     try:
         yield temp
     except BaseException:
@@ -65,7 +66,7 @@ def remove(path: Path) -> None:
         # so that rmtree can empty them.
         def _retry(func: object, target: str, _exc: object) -> None:
             with contextlib.suppress(OSError):
-                os.chmod(os.path.dirname(target), 0o755)
+                os.chmod(os.path.dirname(target), 0o700)
                 if callable(func):
                     func(target)
 
@@ -73,6 +74,22 @@ def remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def make_private(root: Path) -> None:
+    """Take group and other permission bits off ``root`` and everything below it.
+
+    For trees other programs wrote with modes of their own choosing (pip marks
+    scripts and executables ``r-x`` for everyone, whatever the umask); the
+    cache is private to the server's user (docs/data-dir.md). Symlinks are
+    neither followed nor changed.
+    """
+    for directory, dirs, files in os.walk(root):
+        for name in (os.curdir, *dirs, *files):
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            if not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o077:
+                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
 
 
 def is_inside(path: str, root: str) -> bool:

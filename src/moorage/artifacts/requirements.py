@@ -17,6 +17,11 @@ leaves a half environment. The fleet (:mod:`moorage.fleet.prepare`) calls
 The key covers the requirements file's text only: a requirement naming a
 relative local path (resolved from ``code/``) is not re-installed when that
 path's contents change.
+
+While pip runs, the install is watched every ``PIP_POLL_S``: it is stopped
+once it grows past the unpacked-size cap or the disk's free space falls to
+the reserve (:mod:`moorage.artifacts.space`), and a pip that failed for a
+full disk is reported as such.
 """
 
 from __future__ import annotations
@@ -27,11 +32,19 @@ import hashlib
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from moorage.artifacts.errors import ArtifactError
-from moorage.artifacts.fsutil import staged_dir
+from moorage.artifacts.fsutil import make_private, staged_dir
 from moorage.artifacts.locks import lock_for
+from moorage.artifacts.space import (
+    DEFAULT_MAX_UNPACKED_BYTES,
+    FreeSpaceReserve,
+    cap_error,
+    os_error_cause,
+    tree_size,
+)
 
 REQUIREMENTS = Path("code") / "requirements.txt"
 # Installing a large stack (torch, transformers) over a slow link takes
@@ -41,6 +54,10 @@ DEFAULT_PIP_TIMEOUT_S = 900.0
 PIP_SOCKET_TIMEOUT_S = 60
 # How much of pip's output a failure message keeps (it becomes FailureReason).
 MAX_PIP_OUTPUT_CHARS = 600
+# How often a running install's size and the disk's free space are looked at.
+PIP_POLL_S = 2.0
+# What pip (and the tools it runs) print when a write fails for lack of room.
+_DISK_FULL_MARKS = ("no space left on device", "[errno 28]", "disk quota exceeded")
 
 _TAG_PROGRAM = (
     "import sys, sysconfig; print(sys.implementation.cache_tag, sysconfig.get_platform())"
@@ -53,10 +70,14 @@ def ensure_requirements(
     python_executable: str | Path,
     *,
     timeout_s: float = DEFAULT_PIP_TIMEOUT_S,
+    max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+    reserve: FreeSpaceReserve | None = None,
 ) -> Path | None:
     """Install ``model_dir/code/requirements.txt``; return the directory, or None if none.
 
     Raises :class:`ArtifactError` carrying the tail of pip's output on failure.
+    ``max_bytes`` caps the installed size; ``reserve`` is the free space to
+    leave on the disk.
     """
     requirements = model_dir / REQUIREMENTS
     if not requirements.is_file():
@@ -72,13 +93,44 @@ def ensure_requirements(
     final = cache_root / key
     if final.is_dir():
         return final
-    cache_root.mkdir(parents=True, exist_ok=True)
-    with lock_for(str(cache_root.resolve()), "requirements", key):
-        if final.is_dir():
-            return final
-        with staged_dir(final) as temp:
-            _pip_install(executable, requirements, temp, timeout_s)
+    watch = _Watch(max_bytes, reserve or FreeSpaceReserve(), cache_root)
+    try:
+        cache_root.mkdir(parents=True, exist_ok=True)
+        with lock_for(str(cache_root.resolve()), "requirements", key):
+            if final.is_dir():
+                return final
+            watch.reserve.check(_WHAT, cache_root)
+            with staged_dir(final) as temp:
+                _pip_install(executable, requirements, temp, timeout_s, watch)
+                try:
+                    make_private(temp)
+                except OSError as exc:
+                    raise ArtifactError(
+                        f"the packages of {REQUIREMENTS} could not be made private to this "
+                        f"user: {exc.strerror or exc}"
+                    ) from None
+    except OSError as exc:
+        # Making or renaming the install's folder (the writes are pip's).
+        raise ArtifactError(f"{_WHAT} failed: {os_error_cause(exc, cache_root)}") from None
     return final
+
+
+_WHAT = f"pip install -r {REQUIREMENTS}"
+
+
+class _Watch:
+    """The limits a running install is held to."""
+
+    def __init__(self, max_bytes: int, reserve: FreeSpaceReserve, root: Path) -> None:
+        self.max_bytes = max_bytes
+        self.reserve = reserve
+        self.root = root
+
+    def check(self, target: Path) -> None:
+        """Raise if the install is over the cap or the disk is down to the reserve."""
+        if tree_size(target) > self.max_bytes:
+            raise cap_error(_WHAT, self.max_bytes, "installed")
+        self.reserve.check(_WHAT, self.root)
 
 
 def requirements_key(content: bytes, tag: str) -> str:
@@ -120,7 +172,9 @@ def python_tag(executable: str) -> str:
     return done.stdout.strip()
 
 
-def _pip_install(executable: str, requirements: Path, target: Path, timeout_s: float) -> None:
+def _pip_install(
+    executable: str, requirements: Path, target: Path, timeout_s: float, watch: _Watch
+) -> None:
     command = [
         executable,
         "-m",
@@ -136,7 +190,7 @@ def _pip_install(executable: str, requirements: Path, target: Path, timeout_s: f
         "-r",
         requirements.name,
     ]
-    what = f"pip install -r {REQUIREMENTS}"
+    what = _WHAT
     try:
         # Run from code/ so that relative paths in the file resolve as they
         # would for `pip install -r requirements.txt` there; in its own
@@ -153,16 +207,29 @@ def _pip_install(executable: str, requirements: Path, target: Path, timeout_s: f
         )
     except OSError as exc:
         raise ArtifactError(f"{what} could not be started: {exc.strerror or exc}") from None
+    deadline = time.monotonic() + timeout_s
     try:
-        output, _ = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        raise ArtifactError(f"{what} did not finish within {timeout_s:g} s") from None
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ArtifactError(f"{what} did not finish within {timeout_s:g} s")
+            try:
+                output, _ = proc.communicate(timeout=min(PIP_POLL_S, left))
+                break
+            except subprocess.TimeoutExpired:
+                # communicate() keeps what it has read; calling it again goes on.
+                watch.check(target)
     except BaseException:
         _kill_group(proc)
         raise
     if proc.returncode != 0:
+        if any(mark in output.lower() for mark in _DISK_FULL_MARKS):
+            raise ArtifactError(
+                f"{what} failed: the disk holding {watch.root} is full "
+                f"(pip: {summarize(output, 300)})"
+            )
         raise ArtifactError(f"{what} failed: {summarize(output)}")
+    watch.check(target)  # an install quicker than one poll is held to the same limits
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

@@ -3,8 +3,9 @@
 :class:`S3Reader` wraps one lazily created botocore S3 client (from a factory
 the caller gives, or :func:`make_s3_client`) with the three calls the cache
 (:mod:`moorage.artifacts.cache`) needs: HeadObject, a paginated
-ListObjectsV2, and a streamed GetObject that checks the deadline and the size
-cap between chunks. botocore errors become :class:`ArtifactError` messages
+ListObjectsV2, and a streamed GetObject that checks the deadline, the size
+cap and the disk's free-space reserve (:mod:`moorage.artifacts.space`)
+between chunks. botocore errors become :class:`ArtifactError` messages
 that name the URL and say what is wrong (no bucket, no key, no access, no
 credentials, no connection).
 
@@ -22,7 +23,6 @@ reported as such, never papered over.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,6 +44,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from moorage.artifacts.deadline import Deadline
 from moorage.artifacts.errors import ArtifactError
+from moorage.artifacts.space import FreeSpaceReserve, WriteBudget, os_error_cause
 
 S3ClientFactory = Callable[[], Any]
 
@@ -172,8 +173,14 @@ class S3Reader:
         deadline: Deadline,
         max_bytes: int,
         cancelled: threading.Event | None = None,
+        reserve: FreeSpaceReserve | None = None,
     ) -> S3Object:
-        """Stream one object into ``dest``; return what GetObject actually served."""
+        """Stream one object into ``dest``; return what GetObject actually served.
+
+        Refused before the transfer if it is larger than ``max_bytes`` or
+        would leave less than ``reserve`` free on the disk; stopped if the
+        disk's free space falls to the reserve meanwhile, or the disk is full.
+        """
         client = self.client()
         deadline.check(url)
         try:
@@ -187,16 +194,25 @@ class S3Reader:
         size = int(reply.get("ContentLength", 0))
         try:
             check_size(url, size, max_bytes)
-            check_free_space(url, dest.parent, size)
-            with dest.open("wb") as out:
-                for chunk in _chunks(url, body, bucket, key, deadline, cancelled):
-                    try:
+            # The size limit is checked above, on what S3 says it will send
+            # (botocore verifies it is what arrives); the budget watches the disk.
+            budget = WriteBudget(
+                f"model artifact {url}",
+                dest.parent,
+                max_bytes=max(max_bytes, size),
+                reserve=reserve or FreeSpaceReserve(),
+                url=url,
+            )
+            budget.start(size)
+            try:
+                # Chunks are read inside: read errors are ArtifactErrors
+                # already, so an OSError here is a write (or the final flush).
+                with dest.open("wb") as out:
+                    for chunk in _chunks(url, body, bucket, key, deadline, cancelled):
+                        budget.spend(len(chunk))
                         out.write(chunk)
-                    except OSError as exc:
-                        raise ArtifactError(
-                            f"model artifact {url} could not be stored: {exc.strerror or exc}",
-                            url=url,
-                        ) from None
+            except OSError as exc:
+                raise _not_stored(url, exc, dest) from None
         finally:
             body.close()
         return S3Object(key, str(reply.get("ETag", "")), size)
@@ -248,14 +264,10 @@ def check_size(url: str, size: int, max_bytes: int) -> None:
         )
 
 
-def check_free_space(url: str, directory: Path, size: int) -> None:
-    free = shutil.disk_usage(directory).free
-    if size > free:
-        raise ArtifactError(
-            f"model artifact {url} needs {size} bytes but only {free} bytes are free "
-            f"on the disk holding {directory}",
-            url=url,
-        )
+def _not_stored(url: str, exc: OSError, dest: Path) -> ArtifactError:
+    return ArtifactError(
+        f"model artifact {url} could not be stored: {os_error_cause(exc, dest.parent)}", url=url
+    )
 
 
 def _code(exc: Exception) -> str:

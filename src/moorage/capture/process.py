@@ -22,6 +22,14 @@ and ``last_error`` says so. :meth:`~CaptureProcess.aclose` hands over
 everything queued, closes the pipe and waits for the worker to write it all
 and exit: a clean stop loses no accepted record. If the server itself is
 killed, the worker sees its input end and still writes what it had.
+
+Counts are also kept per target (endpoint, variant, destination;
+:mod:`moorage.capture.targets`): what each worker reports, the pairs dropped
+here, and what a dead worker took with it (each frame remembers how many
+pairs of each target it carried). ``on_counts`` is called on the loop with
+the totals after every report and, at most once a second, after drops; the
+server's :class:`~moorage.capture.reporting.CaptureReporter` turns them into
+metrics and log lines.
 """
 
 from __future__ import annotations
@@ -38,13 +46,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from moorage.capture.config import CaptureConfig
 from moorage.capture.sampling import Sampler
+from moorage.capture.targets import TargetCounts, TargetKey, TargetTally
 from moorage.capture.worker import FRAME_HEADER
 from moorage.capture.writer import (
     DEFAULT_FLUSH_INTERVAL_S,
@@ -63,12 +73,20 @@ DEFAULT_RESTART_DELAYS_S = (0.2, 1.0, 5.0)
 DEFAULT_NICE = 10
 # How long aclose() waits for a worker that has its input closed but does not exit.
 _EXIT_GRACE_S = 5.0
+# Drops are reported this long after the first one, together with the others.
+_DROP_NOTE_DELAY_S = 1.0
+
+CountsObserver = Callable[[tuple[TargetCounts, ...]], None]
+# A Pair's config, endpoint and variant (moorage.capture.writer.Pair).
+_CONFIG, _ENDPOINT, _VARIANT = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 @dataclass
 class _Frame:
     data: bytes
     records: int
+    # Pairs per target in this frame: what is lost with a worker that dies.
+    targets: dict[TargetKey, int] = field(default_factory=dict)
 
 
 class _Worker:
@@ -88,6 +106,8 @@ class _Worker:
         self.failed = 0
         self.files = 0
         self.last_error: str | None = None
+        self.sent_targets: dict[TargetKey, int] = {}
+        self.targets: tuple[TargetCounts, ...] = ()
 
 
 class CaptureProcess:
@@ -106,6 +126,7 @@ class CaptureProcess:
         nice: int = DEFAULT_NICE,
         log_level: str = "warning",
         rng: random.Random | None = None,
+        on_counts: CountsObserver | None = None,
     ) -> None:
         if flush_interval_s <= 0 or forward_interval_s <= 0:
             raise ValueError("flush_interval_s and forward_interval_s must be positive")
@@ -149,6 +170,10 @@ class CaptureProcess:
         self._flush_answered = 0
         self._flush_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._drained = asyncio.Event()
+        self._on_counts = on_counts
+        self._retired = TargetTally()  # counts of workers that have ended, lost ones included
+        self._drops = TargetTally()
+        self._note_pending = False
 
     # -- request path -------------------------------------------------------
 
@@ -205,14 +230,51 @@ class CaptureProcess:
                 or self._queued_bytes + size > self._max_queue_bytes
             ):
                 self._dropped += 1
-                return False
-            queue.append(pair)
-            self._queued_bytes += size
-            self._accepted += 1
-            queued = len(queue)
+                queued = -1
+            else:
+                queue.append(pair)
+                self._queued_bytes += size
+                self._accepted += 1
+                queued = len(queue)
+        if queued < 0:
+            self._note_drop(config, endpoint, variant)
+            return False
         if self._timer is None or (queued >= self._forward_records and not self._soon):
             self._schedule(soon=queued >= self._forward_records)
         return True
+
+    def _note_drop(self, config: CaptureConfig, endpoint: str, variant: str) -> None:
+        """Count a drop for its target; have the totals reported soon (never raises)."""
+        try:
+            key = (endpoint, variant, config.destination.uri())
+        except Exception:
+            return  # not a usable config: counted in the total only
+        with self._lock:
+            self._drops.add(key, dropped=1)
+            note, self._note_pending = not self._note_pending, True
+        if note:
+            self._schedule_note()
+
+    def _schedule_note(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._note_pending = False  # reported with the next report, or at close
+            return
+        if threading.get_ident() != self._loop_thread:
+            with contextlib.suppress(RuntimeError):  # a loop that is closing
+                loop.call_soon_threadsafe(self._schedule_note)
+            return
+        loop.call_later(_DROP_NOTE_DELAY_S, self._note_counts)
+
+    def _note_counts(self) -> None:
+        """Hand the per-target totals to ``on_counts`` (on the loop)."""
+        self._note_pending = False
+        if self._on_counts is None:
+            return
+        try:
+            self._on_counts(self.targets)
+        except Exception:
+            log.exception("reporting capture counts failed")
 
     def _schedule(self, *, soon: bool) -> None:
         loop = self._loop
@@ -328,6 +390,17 @@ class CaptureProcess:
             )
 
     @property
+    def targets(self) -> tuple[TargetCounts, ...]:
+        """Counts per target (endpoint, variant, destination) since the start."""
+        with self._lock:
+            tally = TargetTally()
+            tally.merge(self._retired.snapshot())
+            if self._worker is not None:
+                tally.merge(self._worker.targets)
+            tally.merge(self._drops.snapshot())
+            return tally.snapshot()
+
+    @property
     def worker_pid(self) -> int | None:
         """The running worker's process id (for tests and benchmarks)."""
         worker = self._worker
@@ -347,7 +420,8 @@ class CaptureProcess:
             batch, self._queue = self._queue, []
             self._queued_bytes = 0
         if batch:
-            self._frames.append(_Frame(_framed(("pairs", batch)), len(batch)))
+            frame = _Frame(_framed(("pairs", batch)), len(batch), _count_targets(batch))
+            self._frames.append(frame)
         if self._flush_asked > self._flush_framed:
             self._flush_framed = self._flush_asked
             self._frames.append(_Frame(_framed(("flush", self._flush_asked)), 0))
@@ -378,6 +452,9 @@ class CaptureProcess:
                 self._frames.popleft()
                 self._offset = 0
                 worker.sent += frame.records
+                sent = worker.sent_targets
+                for key, count in frame.targets.items():
+                    sent[key] = sent.get(key, 0) + count
         self._stop_writing(worker)
         self._drained.set()
         if self._flush_asked > self._flush_framed:
@@ -468,14 +545,18 @@ class CaptureProcess:
             log.warning("capture writer printed something unexpected: %r", line[:200])
             return
         self._restarts = 0  # a worker that reports is a working one
+        items = report.get("targets")
+        targets = [TargetCounts.from_json(item) for item in items or ()]
         with self._lock:
             worker.written = int(report.get("written") or 0)
             worker.failed = int(report.get("failed") or 0)
             worker.files = int(report.get("files") or 0)
             worker.last_error = report.get("last_error")
+            worker.targets = tuple(target for target in targets if target is not None)
         seq = report.get("seq")
         if isinstance(seq, int) and seq > self._flush_answered:
             self._answer_flushes(seq)
+        self._note_counts()
 
     def _answer_flushes(self, seq: int) -> None:
         self._flush_answered = seq
@@ -508,6 +589,7 @@ class CaptureProcess:
 
     def _retire(self, worker: _Worker, reason: str | None = None) -> None:
         """Fold a worker's counts into the totals; what it did not write is lost."""
+        cause = reason or "the capture writer stopped"
         with self._lock:
             lost = max(0, worker.sent - worker.written - worker.failed)
             self._written_before += worker.written
@@ -516,13 +598,51 @@ class CaptureProcess:
             if worker.last_error:
                 self._last_error = worker.last_error
             if lost:
-                self._last_error = f"{reason or 'the capture writer stopped'}: {lost} records lost"
+                self._last_error = f"{cause}: {lost} records lost"
+            self._retired.merge(worker.targets)
+            done = {target.key: target.written + target.failed for target in worker.targets}
+            for key, sent in worker.sent_targets.items():
+                missing = sent - done.get(key, 0)
+                if missing > 0:
+                    self._retired.add(key, failed=missing, error=f"{cause} with records unwritten")
+            worker.targets = ()
             if self._worker is worker:
                 self._worker = None
         if lost:
             log.warning("%s", self._last_error)
+        self._note_counts()
         with contextlib.suppress(OSError):
             worker.proc.stdout.close()  # type: ignore[union-attr]
+
+
+def _count_targets(batch: list[Pair]) -> dict[TargetKey, int]:
+    """Pairs per target in ``batch``.
+
+    This runs on the loop for every hand-over, so the per-pair work is done
+    by C loops (map, list.count, Counter): a batch usually holds one target,
+    which the counts recognise without building a key per pair.
+    """
+    configs = list(map(_CONFIG, batch))
+    ids = list(map(id, configs))
+    endpoints = list(map(_ENDPOINT, batch))
+    variants = list(map(_VARIANT, batch))
+    size = len(batch)
+    counts: Mapping[tuple[str, str, int], int]
+    if (
+        ids.count(ids[0]) == size
+        and endpoints.count(endpoints[0]) == size
+        and variants.count(variants[0]) == size
+    ):
+        counts = {(endpoints[0], variants[0], ids[0]): size}
+        by_id = {ids[0]: configs[0]}
+    else:
+        counts = Counter(zip(endpoints, variants, ids, strict=True))
+        by_id = dict(zip(ids, configs, strict=True))
+    targets: dict[TargetKey, int] = {}
+    for (endpoint, variant, config), count in counts.items():
+        target = (endpoint, variant, by_id[config].destination.uri())
+        targets[target] = targets.get(target, 0) + count
+    return targets
 
 
 def _framed(payload: tuple[str, object]) -> bytes:

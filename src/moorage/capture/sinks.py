@@ -23,11 +23,20 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from moorage.artifacts.s3 import S3ClientFactory, explain, make_s3_client
+from moorage.artifacts.space import os_error_cause
 from moorage.capture.destination import Destination, DestinationKind
 
 
 class SinkError(Exception):
-    """A capture file could not be written (the message says where and why)."""
+    """A capture file could not be written (the message says where and why).
+
+    ``cause`` is the why alone, the same for every file of a destination
+    that keeps failing for one reason (the writer logs once per cause).
+    """
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause or message
 
 
 class Sink(Protocol):
@@ -42,7 +51,8 @@ class LocalSink:
         if not final.startswith(destination.path.rstrip(os.sep) + os.sep):
             # Endpoint and variant names are validated upstream; this keeps a
             # bad one from writing outside the destination all the same.
-            raise SinkError(f"{destination.uri(key)}: the key leaves the destination directory")
+            cause = "the key leaves the destination directory"
+            raise SinkError(f"{destination.uri(key)}: {cause}", cause)
         directory, name = os.path.split(final)
         # Not ".jsonl": readers skip a file that is still being written.
         temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.partial")
@@ -54,7 +64,8 @@ class LocalSink:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
-            raise SinkError(f"{destination.uri(key)}: {exc.strerror or exc}") from None
+            cause = os_error_cause(exc, destination.path)
+            raise SinkError(f"{destination.uri(key)}: {cause}", cause) from None
         return destination.uri(key)
 
 
@@ -72,7 +83,8 @@ class S3Sink:
                 try:
                     self._client = self._factory()
                 except BotoCoreError as exc:
-                    raise SinkError(f"the S3 client could not be created: {exc}") from None
+                    cause = f"the S3 client could not be created: {exc}"
+                    raise SinkError(cause, cause) from None
             return self._client
 
     def write(self, destination: Destination, key: str, body: bytes, kms_key_id: str | None) -> str:
@@ -85,7 +97,7 @@ class S3Sink:
             self.client().put_object(**params)
         except (BotoCoreError, ClientError) as exc:
             cause = explain(exc, destination.bucket, full_key)
-            raise SinkError(f"{destination.uri(key)}: {cause}") from None
+            raise SinkError(f"{destination.uri(key)}: {cause}", cause) from None
         return destination.uri(key)
 
 

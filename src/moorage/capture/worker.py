@@ -6,7 +6,10 @@ frames on stdin: a 4-byte big-endian length, then a pickle of either
 :class:`~moorage.capture.writer.CaptureWriter`, which encodes and writes
 them from its thread as it does in any process. After every flush that
 wrote something, and in answer to each ``("flush", seq)``, the process
-prints its counts as one JSON line on stdout (:func:`report_line`).
+prints its counts as one JSON line on stdout (:func:`report_line`), in all
+and per target (endpoint, variant, destination). It does not log write
+failures itself: the server, which sees the counts of every worker it ran,
+reports them (:mod:`moorage.capture.reporting`).
 
 End of input (the server closed the pipe, or died) is the only way to stop
 it: it then writes everything it holds, prints its last counts and exits.
@@ -52,6 +55,7 @@ def report_line(stats: CaptureStats, seq: int | None = None) -> bytes:
         "failed": stats.failed,
         "files": stats.files_written,
         "last_error": stats.last_error,
+        "targets": [target.to_json() for target in stats.targets],
     }
     return json.dumps(report).encode() + b"\n"
 
@@ -102,7 +106,9 @@ def run(
 ) -> CaptureStats:
     """Read frames until the end of input; write every pair; return the final counts."""
     report = _Reporter(stdout)
-    writer = CaptureWriter(SystemClock(), flush_interval_s=flush_interval_s, on_flush=report)
+    writer = CaptureWriter(
+        SystemClock(), flush_interval_s=flush_interval_s, on_flush=report, log_failures=False
+    )
     writer.start()
     try:
         while True:

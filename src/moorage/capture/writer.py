@@ -17,7 +17,9 @@ writes one file per (destination, KMS key, endpoint, variant, UTC hour) with
 the records in the order they were offered (:mod:`moorage.capture.keys`
 names it, :mod:`moorage.capture.sinks` writes it). A file that cannot be
 written is retried after each of ``retry_delays_s``; then its records are
-counted as failed and the cause logged. :meth:`CaptureWriter.close` (or
+counted as failed, per target (:mod:`moorage.capture.targets`: endpoint,
+variant, destination), and the cause is logged once per change, not per
+file. :meth:`CaptureWriter.close` (or
 ``aclose`` from a coroutine) refuses new pairs, stops the thread and flushes
 what is queued: a clean stop loses no accepted record.
 
@@ -47,6 +49,7 @@ from moorage.capture.format import format_time
 from moorage.capture.keys import object_key
 from moorage.capture.sampling import Sampler
 from moorage.capture.sinks import SinkError, Sinks
+from moorage.capture.targets import ChangeLog, TargetCounts, TargetKey, TargetTally
 from moorage.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ class CaptureStats:
 
     ``accepted`` = ``written`` + ``failed`` + ``pending``; ``dropped`` pairs
     were refused by :meth:`CaptureWriter.offer` (queue full, or writer closed).
+    ``targets`` splits the counts by endpoint, variant and destination.
     """
 
     accepted: int
@@ -79,6 +83,7 @@ class CaptureStats:
     pending: int
     files_written: int
     last_error: str | None
+    targets: tuple[TargetCounts, ...] = ()
 
 
 # One captured request/response pair as queued, a side not captured being None:
@@ -154,6 +159,7 @@ class CaptureWriter:
         retry_delays_s: Iterable[float] = DEFAULT_RETRY_DELAYS_S,
         rng: random.Random | None = None,
         on_flush: Callable[[CaptureStats], None] | None = None,
+        log_failures: bool = True,
     ) -> None:
         if flush_interval_s <= 0 or max_queue < 1 or max_queue_bytes < 1:
             raise ValueError("flush_interval_s, max_queue and max_queue_bytes must be positive")
@@ -185,6 +191,10 @@ class CaptureWriter:
         self._failed = 0
         self._files_written = 0
         self._last_error: str | None = None
+        self._targets = TargetTally()
+        # The writer process leaves logging to the server, which sees every
+        # worker's counts (moorage.capture.reporting).
+        self._changes = ChangeLog(log) if log_failures else None
 
     # -- request path -------------------------------------------------------
 
@@ -338,6 +348,7 @@ class CaptureWriter:
                 pending=self._accepted - self._written - self._failed,
                 files_written=self._files_written,
                 last_error=self._last_error,
+                targets=self._targets.snapshot(),
             )
 
     # -- writer thread ------------------------------------------------------
@@ -398,6 +409,7 @@ class CaptureWriter:
         variant: str,
         pairs: list[Pair],
     ) -> None:
+        target = (endpoint, variant, destination.uri())
         lines: list[str] = []
         append = lines.append
         ids = event_ids(len(pairs))
@@ -420,34 +432,46 @@ class CaptureWriter:
                     )
                 )
             except Exception as exc:
-                self._count_failed(1, f"a capture record could not be encoded: {exc}")
+                cause = f"a capture record could not be encoded: {exc}"
+                self._count_failed(target, 1, cause, cause)
         if not lines:
             return
         body = ("\n".join(lines) + "\n").encode("utf-8")
         key = object_key(endpoint, variant, pairs[0][3])
-        error = ""
+        error = cause = ""
         for delay in (0.0, *self._retry_delays_s):
             if delay:
                 time.sleep(delay)
             try:
                 self._sinks.write(destination, key, body, kms_key_id)
             except SinkError as exc:
-                error = str(exc)
+                error, cause = str(exc), exc.cause
                 continue
             except Exception as exc:  # e.g. a client factory that raises its own error
-                error = f"{destination.uri(key)}: {type(exc).__name__}: {exc}"
+                cause = f"{type(exc).__name__}: {exc}"
+                error = f"{destination.uri(key)}: {cause}"
                 continue
             with self._lock:
                 self._written += len(lines)
                 self._files_written += 1
+                self._targets.add(target, written=len(lines))
+            if self._changes is not None:
+                self._changes.written(target)
             return
         attempts = 1 + len(self._retry_delays_s)
         self._count_failed(
-            len(lines), f"capture file not written after {attempts} attempts: {error}"
+            target,
+            len(lines),
+            f"capture file not written after {attempts} attempts: {error}",
+            cause,
         )
 
-    def _count_failed(self, records: int, message: str) -> None:
-        log.warning("%s (%d records lost)", message, records)
+    def _count_failed(self, target: TargetKey, records: int, message: str, cause: str) -> None:
         with self._lock:
             self._failed += records
             self._last_error = message
+            self._targets.add(target, failed=records, error=cause)
+            counts = self._targets.get(target)
+        log.debug("%s (%d records lost)", message, records)
+        if self._changes is not None:
+            self._changes.failed(counts)

@@ -93,7 +93,9 @@ def test_extracts_a_gzip_archive(tmp_path: Path) -> None:
     assert (target / "code" / "inference.py").read_text() == "print('hi')\n"
     assert (target / "model.bin").stat().st_size == 10
     mode = stat.S_IMODE((target / "bin" / "run.sh").stat().st_mode)
-    assert mode == 0o755
+    assert mode == 0o700  # owner only, whatever the archive and the umask say
+    assert stat.S_IMODE((target / "model.bin").stat().st_mode) == 0o600
+    assert stat.S_IMODE((target / "code").stat().st_mode) & 0o077 == 0
 
 
 def test_format_is_detected_by_content_not_name(tmp_path: Path) -> None:
