@@ -51,9 +51,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from moorage.capture import read_capture
 from router import (
     DOC,
@@ -64,6 +61,7 @@ from router import (
     Server,
     Target,
     add_model_sleep_option,
+    client,
     machine,
     phase,
     warn_if_loaded,
@@ -88,14 +86,7 @@ def _interrupt(sig: int, frame: FrameType | None) -> None:
 
 
 def deploy(url: str, artifact: Path, capture_uri: str, environment: dict[str, str]) -> None:
-    sm: Any = boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    sm = client("sagemaker", url)
     sm.create_model(
         ModelName="bench-capture",
         PrimaryContainer={
@@ -300,7 +291,7 @@ def endpoints(
 async def run(args: argparse.Namespace, url: str, pid: int) -> list[Measured]:
     host, port = url.removeprefix("http://").rsplit(":", 1)
     targets = [
-        Target(kind, host, int(port), f"/endpoints/{name}/invocations")
+        Target(kind, host, int(port), f"/endpoints/{name}/invocations", url)
         for kind, name in ENDPOINTS.items()
     ]
     measured: list[Measured] = []

@@ -43,11 +43,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from router import ROLE, Server, machine
+from router import ROLE, Server, client, machine
 
 ENDPOINT = "bench-copies"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"
@@ -107,15 +104,8 @@ def write_model(path: Path, weights_mb: int) -> Path:
     return path
 
 
-def client(url: str) -> Any:
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}),
-    )
+def sagemaker(url: str) -> Any:
+    return client("sagemaker", url)
 
 
 def copies(sm: Any, name: str) -> tuple[str, int]:
@@ -235,7 +225,7 @@ def main() -> None:
         server = Server(root / "data")
         server.start()
         try:
-            sm = client(server.url)
+            sm = sagemaker(server.url)
             first = setup(sm, artifact)
             times: dict[str, list[float]] = {name: [] for name in PATHS}
             ratios = []

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import configparser
 import contextlib
 import io
 import json
@@ -52,7 +53,10 @@ from types import FrameType
 from typing import Any, cast
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 ENDPOINT = "bench-noop"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"
@@ -71,6 +75,31 @@ BEGIN, END = "<!-- router-table:begin -->", "<!-- router-table:end -->"
 
 
 # --- the moorage server and the endpoint -------------------------------------------------
+
+
+# The signing key of each server started here, by URL (its data dir's credentials file).
+KEYS: dict[str, tuple[str, str]] = {}
+REGION = "us-east-1"
+
+
+def client(service: str, url: str) -> Any:
+    """A boto3 client for the server at ``url``, signing with its key."""
+    key_id, secret = KEYS[url]
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def read_keys(path: Path) -> tuple[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    section = parser[parser.sections()[0]]
+    return section["aws_access_key_id"], section["aws_secret_access_key"]
 
 
 class Server:
@@ -105,6 +134,7 @@ class Server:
             seen.append(line)
             if " listening on " in line:
                 self.url = line.split(" listening on ")[1].split()[0]
+                KEYS[self.url] = read_keys(self.data_dir / "credentials")
                 # Keep reading its output so the server never blocks on a full pipe.
                 threading.Thread(target=self.proc.stdout.read, daemon=True).start()
                 return
@@ -185,14 +215,7 @@ def warn_if_loaded(other_share: float | None) -> None:
 
 
 def deploy(url: str, artifact: Path) -> None:
-    sm: Any = boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    sm = client("sagemaker", url)
     sm.create_model(
         ModelName=ENDPOINT,
         PrimaryContainer={"Image": IMAGE, "ModelDataUrl": artifact.as_uri()},
@@ -235,13 +258,27 @@ class Target:
     host: str
     port: int
     path: str
+    # The moorage server whose key signs the requests (None: the model server, unsigned).
+    server_url: str | None = None
 
     def request(self) -> bytes:
-        return (
-            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nAccept: application/json\r\n"
-            f"Content-Length: {len(PAYLOAD)}\r\n\r\n"
-        ).encode() + PAYLOAD
+        """One request, sent again and again: a signature stays valid for five minutes,
+        and every phase signs anew, so the server verifies a real signature each time."""
+        headers = {
+            "Host": f"{self.host}:{self.port}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        if self.server_url is not None:
+            key_id, secret = KEYS[self.server_url]
+            signed = AWSRequest(
+                method="POST", url=self.server_url + self.path, data=PAYLOAD, headers=headers
+            )
+            SigV4Auth(Credentials(key_id, secret), "sagemaker", REGION).add_auth(signed)
+            headers = dict(signed.headers.items())
+        lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        head = f"POST {self.path} HTTP/1.1\r\n{lines}Content-Length: {len(PAYLOAD)}\r\n\r\n"
+        return head.encode() + PAYLOAD
 
 
 class Load:
@@ -563,7 +600,7 @@ async def run(args: argparse.Namespace, url: str, copy: tuple[str, int]) -> list
     host, port = url.removeprefix("http://").rsplit(":", 1)
     targets = [
         Target("direct", copy[0], copy[1], "/invocations"),
-        Target("router", host, int(port), f"/endpoints/{ENDPOINT}/invocations"),
+        Target("router", host, int(port), f"/endpoints/{ENDPOINT}/invocations", url),
     ]
     results: list[Result] = []
     for concurrency in args.concurrency:

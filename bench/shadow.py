@@ -65,9 +65,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from capture import Comparison, Measured, comparisons, process_cpu_s
 from router import (
     DOC,
@@ -79,6 +76,7 @@ from router import (
     Target,
     _with_descendants,
     add_model_sleep_option,
+    client,
     machine,
     phase,
     warn_if_loaded,
@@ -129,14 +127,7 @@ class Models:
 
 
 def deploy(url: str, models: Models, kinds: Sequence[str]) -> None:
-    sm: Any = boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    sm = client("sagemaker", url)
     for model, artifact, environment in (
         ("bench-shadow-noop", models.noop, {}),
         ("bench-shadow-sleeps", models.sleeping, {}),
@@ -325,7 +316,8 @@ async def run(
 ) -> tuple[list[ShadowMeasured], list[Counts]]:
     host, port = url.removeprefix("http://").rsplit(":", 1)
     targets = [
-        Target(kind, host, int(port), f"/endpoints/{ENDPOINTS[kind]}/invocations") for kind in kinds
+        Target(kind, host, int(port), f"/endpoints/{ENDPOINTS[kind]}/invocations", url)
+        for kind in kinds
     ]
     cpu = Cpu(pid)
     measured: list[ShadowMeasured] = []

@@ -3,6 +3,7 @@
 Start the server first (``make serve`` or ``moorage serve``), then:
 
     python examples/sklearn/build.py        # writes examples/sklearn/build/model.tar.gz
+    eval "$(moorage credentials)"           # the server's key, for boto3
     python examples/quickstart.py
 
 This is the same code you would run against SageMaker, except for the
@@ -21,9 +22,9 @@ import boto3
 
 URL = os.environ.get("MOORAGE_URL", "http://127.0.0.1:8484")
 ARTIFACT = Path(__file__).resolve().parent / "sklearn" / "build" / "model.tar.gz"
-SESSION = boto3.Session(
-    region_name="us-east-1", aws_access_key_id="any", aws_secret_access_key="any"
-)
+# The server's key, as `eval "$(moorage credentials)"` exports it (or AWS_PROFILE
+# after `moorage credentials --write-profile moorage`): boto3's usual lookup.
+SESSION = boto3.Session()
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 Start the server first (``make serve`` or ``moorage serve``), then:
 
     python examples/lora/build.py      # writes examples/lora/build/{base,adapter}.tar.gz
+    eval "$(moorage credentials)"      # the server's key, for boto3
     python examples/lora/deploy.py
 
 The endpoint's variant names no model: it is capacity (one ml.m5.xlarge) for
@@ -32,9 +33,9 @@ URL = os.environ.get("MOORAGE_URL", "http://127.0.0.1:8484")
 BUILD = HERE / "build"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"
-SESSION = boto3.Session(
-    region_name="us-east-1", aws_access_key_id="any", aws_secret_access_key="any"
-)
+# The server's key, as `eval "$(moorage credentials)"` exports it (or AWS_PROFILE
+# after `moorage credentials --write-profile moorage`): boto3's usual lookup.
+SESSION = boto3.Session()
 INPUTS = [1.0, 2.0, 3.0, 4.0]
 
 

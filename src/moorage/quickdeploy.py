@@ -72,13 +72,14 @@ async def deploy(service: JsonService, item: QuickDeploy) -> bool:
     return True
 
 
-def how_to_invoke(url: str, name: str) -> str:
+def how_to_invoke(url: str, name: str, data_dir: Path) -> str:
     return (
-        f"endpoint {name!r} is deploying; once InService, invoke it with\n"
+        f"endpoint {name!r} is deploying; once InService, invoke it with the server's key:\n"
+        f'  eval "$(moorage credentials --data-dir {data_dir})"\n'
         f"  aws --endpoint-url {url} sagemaker-runtime invoke-endpoint --endpoint-name {name} "
         "--content-type application/json --body '[[5.1, 3.5, 1.4, 0.2]]' "
         "--cli-binary-format raw-in-base64-out /dev/stdout\n"
-        "or from Python: boto3.client('sagemaker-runtime', endpoint_url="
+        "or from Python (same environment): boto3.client('sagemaker-runtime', endpoint_url="
         f"'{url}').invoke_endpoint(EndpointName='{name}', ContentType='application/json', "
         "Body='[[5.1, 3.5, 1.4, 0.2]]')"
     )

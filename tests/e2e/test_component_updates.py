@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from support.components import (
 )
 from support.endpoints import create_model, delete
 from support.names import unique
+from support.raw import request
 from support.server import MoorageServer, running
 from support.traffic import Traffic
 
@@ -142,5 +142,6 @@ def test_a_restarted_server_resumes_its_components(tmp_path: Path) -> None:
 
 
 def _placement(server: MoorageServer) -> Any:
-    with urllib.request.urlopen(f"{server.url}/moorage/placement/ep") as response:
-        return json.loads(response.read())["variants"]
+    reply = request(server.url, "GET", "/moorage/placement/ep")
+    assert reply.status == 200, reply.body
+    return reply.json()["variants"]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from support.archives import write_archive
 from support.components import compute
 from support.endpoints import create_model
+from support.raw import request
 from support.server import MoorageServer
 
 # A model that answers with its tag and process id, after sleeping for its delay;
@@ -63,8 +62,9 @@ def wait_update_done(sm: Any, name: str, timeout: float = 60.0) -> dict[str, Any
 
 
 def placement_page(server: MoorageServer, endpoint: str) -> Any:
-    with urllib.request.urlopen(f"{server.url}/moorage/placement/{endpoint}") as response:
-        return json.loads(response.read())
+    reply = request(server.url, "GET", f"/moorage/placement/{endpoint}")
+    assert reply.status == 200, reply.body
+    return reply.json()
 
 
 def rolling_update(server: MoorageServer, endpoint: str, name: str) -> Any:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import calendar
 import enum
+import functools
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 from moorage.auth.keys import KeyRing
@@ -215,20 +216,67 @@ class SignedRequest:
             raise AuthFailure(Refusal.BAD_SIGNATURE, MISMATCH)
 
     def _expected(self, body: bytes) -> str:
-        headers = HTTPHeaders()
-        for name in self.signed:
-            for value in self.by_name.get(name, ()):
-                headers[name] = value
-        url = "http://" + (_only(self.by_name, "host") or "") + self.raw_path.decode("latin-1")
-        if self.query_string:
-            url += "?" + self.query_string.decode("latin-1")
-        request = AWSRequest(method=self.method, url=url, headers=headers, data=body)
-        request.context["timestamp"] = self.stamp
+        # botocore's canonical_request() with the request's own parts: the
+        # same canonicalization, without building a botocore AWSRequest
+        # (whose email-based headers cost more than the rest together).
         signer = SigV4Auth(self.credentials, self.service, self.region)
-        canonical = signer.canonical_request(request)
-        string_to_sign = signer.string_to_sign(request, canonical)
-        signature: str = signer.signature(string_to_sign, request)
+        headers = _SignedHeaders({name: self.by_name.get(name, []) for name in self.signed})
+        declared_hash = _only(self.by_name, "x-amz-content-sha256")
+        canonical = "\n".join(
+            (
+                self.method.upper(),
+                signer._normalize_url_path(self.raw_path.decode("latin-1")),
+                signer._canonical_query_string_url(
+                    urlsplit("?" + self.query_string.decode("latin-1"))
+                ),
+                signer.canonical_headers(headers) + "\n",
+                signer.signed_headers(headers),
+                declared_hash or hashlib.sha256(body).hexdigest(),
+            )
+        )
+        string_to_sign = signer.string_to_sign(_Context(self.stamp), canonical)
+        key = _signing_key(signer, self.credentials.secret_key, self.stamp[:8])
+        signature: str = signer._sign(key, string_to_sign, hex=True)
         return signature
+
+
+class _Context:
+    """What botocore's string_to_sign() reads of a request: its timestamp."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, stamp: str) -> None:
+        self.context = {"timestamp": stamp}
+
+
+class _SignedHeaders:
+    """The signed headers, as botocore's canonical_headers() reads them."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, list[str]]) -> None:
+        self._values = values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def get_all(self, name: str) -> list[str]:
+        return self._values.get(name, [])
+
+
+def _signing_key(signer: SigV4Auth, secret: str, day: str) -> bytes:
+    """botocore's key derivation (as in SigV4Auth.signature), kept per key, day and scope."""
+    return _derive(secret, day, signer._region_name, signer._service_name)
+
+
+@functools.lru_cache(maxsize=256)
+def _derive(secret: str, day: str, region: str, service: str) -> bytes:
+    signer = SigV4Auth(None, service, region)
+    k_date: bytes = signer._sign(f"AWS4{secret}".encode(), day)
+    k_region: bytes = signer._sign(k_date, region)
+    k_service: bytes = signer._sign(k_region, service)
+    k_signing: bytes = signer._sign(k_service, "aws4_request")
+    return k_signing
 
 
 class _Fields:
@@ -261,14 +309,27 @@ def _parse_authorization(value: str) -> _Fields:
 
 def _parse_amz_date(stamp: str) -> float:
     try:
-        parsed = time.strptime(stamp, "%Y%m%dT%H%M%SZ")
+        if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z" or not stamp[:8].isdigit():
+            raise ValueError(stamp)
+        parsed = (
+            int(stamp[0:4]),
+            int(stamp[4:6]),
+            int(stamp[6:8]),
+            int(stamp[9:11]),
+            int(stamp[11:13]),
+            int(stamp[13:15]),
+        )
+        if not (1 <= parsed[1] <= 12 and 1 <= parsed[2] <= 31 and parsed[3] < 24):
+            raise ValueError(stamp)
+        if parsed[4] > 59 or parsed[5] > 60:
+            raise ValueError(stamp)
     except ValueError:
         raise AuthFailure(
             Refusal.INCOMPLETE,
             f"Date must be in ISO-8601 'basic format'. Got '{_echo(stamp)}'. "
             "See http://en.wikipedia.org/wiki/ISO_8601",
         ) from None
-    return float(calendar.timegm(parsed))
+    return float(calendar.timegm((*parsed, 0, 0, 0)))
 
 
 def _check_time(stamp: str, request_time: float, now: float) -> None:
