@@ -10,7 +10,9 @@ until the body's first write, then sends both at once (docs/benchmarks.md).
 Only such heads are held: a chunked (streamed) response's head, and
 ``100 Continue``, leave at once. A held head is also sent when the response
 completes without writing a body (``HEAD``) and when the connection closes,
-so nothing is ever left behind.
+so nothing is ever left behind. After an abort (a client that stopped
+reading, :mod:`moorage.http_limits`) later writes are dropped rather than
+raising in the handler that made them.
 
 Used as ``uvicorn.Config(http=CoalescingHttpToolsProtocol)``; it depends
 only on uvicorn.
@@ -56,9 +58,50 @@ class CoalescingTransport:
         self.flush()
         self._transport.close()
 
+    def abort(self) -> None:
+        transport = self._transport
+        self._held = None
+        # uvloop refuses writes once aborted, and a handler may still write
+        # before it learns of the loss: from now on its writes go nowhere.
+        self._transport = cast(asyncio.Transport, _Aborted(transport))
+        transport.abort()
+
     def get_write_buffer_size(self) -> int:
         held = len(self._held) if self._held is not None else 0
         return held + self._transport.get_write_buffer_size()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class _Aborted:
+    """What a :class:`CoalescingTransport` forwards to once aborted: writes are dropped."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)

@@ -9,33 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from collections.abc import Callable
 
 import uvicorn
 
 from moorage.api.app import App, Routes
 from moorage.api.cloudwatch_api import CloudWatch
+from moorage.api.gate import Gate
 from moorage.api.placement_page import PATH as PLACEMENT_PATH
 from moorage.api.placement_page import PlacementPage
 from moorage.api.plan_page import PATH as PLAN_PATH
 from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
 from moorage.arns import Partition
+from moorage.auth.browser import BrowserRules
+from moorage.auth.keys import ensure_key_file, read_key_file
+from moorage.auth.sigv4 import SigV4Verifier
 from moorage.capture.process import CaptureProcess
+from moorage.capture.reporting import CaptureReporter
 from moorage.clock import Clock, ScaledClock, SystemClock
-from moorage.coalesce import CoalescingHttpToolsProtocol
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
+from moorage.data_dir import PRIVATE_UMASK, open_data_dir
 from moorage.deploy.alarm_watch import alarm_check, wake_on_transitions
 from moorage.deploy.components import ComponentRunner
 from moorage.deploy.driver import RolloutDriver
 from moorage.deploy.experiment_driver import ExperimentDriver
 from moorage.deploy.reconciler import Reconciler
+from moorage.errors import ServiceError
+from moorage.file_roots import FileRoots
 from moorage.fleet.artifact_preparer import ArtifactPreparer
 from moorage.fleet.images import ImageMap
 from moorage.fleet.local import LocalProcessFleet
+from moorage.http_limits import HttpLimits, limited_protocol
 from moorage.monitoring import InvocationMetrics
+from moorage.monitoring.capture_metrics import CaptureMetrics
 from moorage.quickdeploy import QuickDeploy, deploy, how_to_invoke
 from moorage.runtime.invoke import Invoker
 from moorage.runtime.router import Router
@@ -50,6 +61,21 @@ log = logging.getLogger(__name__)
 CAPTURE_CLOSE_TIMEOUT_S = 20.0
 
 
+def build_gate(settings: Settings) -> Gate:
+    """The port's one check before dispatch, as the settings ask (docs/security.md)."""
+    verifier = None
+    if settings.auth != "none":
+        key_file = settings.credentials_path or ensure_key_file(settings.data_dir)
+        verifier = SigV4Verifier(read_key_file(key_file), settings.region)
+    public = ("/healthz",) if settings.private_metrics else ("/healthz", "/metrics")
+    return Gate(
+        verifier,
+        BrowserRules.of(settings.allowed_hosts, settings.allowed_origins),
+        max_body=settings.max_api_body_bytes,
+        public_paths=public,
+    )
+
+
 class Moorage:
     """Everything a running server holds."""
 
@@ -59,11 +85,17 @@ class Moorage:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(settings.db_path)
         self.images = ImageMap.load(settings.image_map_path or settings.data_dir / "images.json")
-        self.preparer = ArtifactPreparer(settings.data_dir / "cache")
+        self.file_roots = FileRoots.of(settings.file_roots, exclude=(settings.data_dir,))
+        self.preparer = ArtifactPreparer(
+            settings.data_dir / "cache",
+            file_roots=self.file_roots,
+            max_unpacked_bytes=settings.max_unpacked_bytes,
+        )
         self.fleet = LocalProcessFleet(
             data_dir=settings.data_dir,
             images=self.images,
             preparer=self.preparer,
+            file_roots=self.file_roots,
             # Processes start and drain in real time whatever the server's clock.
             clock=SystemClock() if isinstance(clock, ScaledClock) else clock,
         )
@@ -86,12 +118,18 @@ class Moorage:
             clock,
             Partition(settings.region, settings.account_id),
             notify=self.reconciler.poke,
+            file_roots=self.file_roots,
         )
         self.plane = ControlPlane(self.ctx)
         self.cloudwatch = CloudWatch(self.ctx, max_body=settings.max_api_body_bytes)
         self.metrics = self.cloudwatch.metrics
         self.alarms = self.cloudwatch.alarms
-        self.capture = CaptureProcess(clock, flush_interval_s=settings.capture_flush_interval_s)
+        self.capture = CaptureProcess(
+            clock,
+            flush_interval_s=settings.capture_flush_interval_s,
+            # Lost records become metrics and a log line per change (docs/data-capture.md).
+            on_counts=CaptureReporter(CaptureMetrics(self.metrics)),
+        )
         self.rollouts.alarms = alarm_check(self.alarms)
         self.components.alarms = alarm_check(self.alarms)
         wake_on_transitions(self.alarms, self.reconciler.poke)
@@ -131,7 +169,12 @@ class Moorage:
         )
         self.cloudwatch.install(self.routes)
         self.sagemaker = sagemaker_service(self.plane)
-        self.app = App(self.sagemaker, self.routes, max_body=settings.max_api_body_bytes)
+        self.app = App(
+            self.sagemaker,
+            self.routes,
+            build_gate(settings),
+            max_body=settings.max_api_body_bytes,
+        )
 
     async def start(self) -> None:
         """Start background work (the reconciler); called before the port opens."""
@@ -176,6 +219,11 @@ async def serve(
     on_ready: Callable[[str], None],
     deploys: tuple[QuickDeploy, ...] = (),
 ) -> None:
+    # Everything written from here on (database, caches, logs, sockets, and
+    # what model servers write) is private to this user (docs/data-dir.md).
+    os.umask(PRIVATE_UMASK)
+    # Held for the process's life: a second server on this data dir stops here.
+    lock = open_data_dir(settings.data_dir)
     clock: Clock = SystemClock()
     if settings.clock_speed != 1.0:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -188,11 +236,18 @@ async def serve(
         log_level="warning",
         access_log=False,
         lifespan="off",
-        # Each small response in one write (docs/benchmarks.md); moorage is
+        # Each small response in one write (docs/benchmarks.md), with the
+        # header size, timeouts and connection cap of docs/limits.md; moorage is
         # reached directly, never through a proxy whose headers it should trust.
-        http=CoalescingHttpToolsProtocol,
+        http=limited_protocol(HttpLimits.from_settings(settings)),
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        # No WebSocket routes: an Upgrade request is an ordinary request, on a
+        # connection the limits keep counting.
+        ws="none",
         proxy_headers=False,
         timeout_graceful_shutdown=30,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal that stopped it once it has shut down;
@@ -209,11 +264,19 @@ async def serve(
             for s in server.servers:
                 for sock in s.sockets:
                     port = sock.getsockname()[1]
-            url = f"http://{settings.host}:{port}"
+            host = f"[{settings.host}]" if ":" in settings.host else settings.host
+            url = f"{settings.scheme}://{host}:{port}"
             on_ready(url)
             for item in deploys:
-                await deploy(moorage.sagemaker, item)
-                print(how_to_invoke(url, item.name), flush=True)
+                try:
+                    await deploy(moorage.sagemaker, item)
+                except ServiceError as exc:
+                    # Refused as the API would refuse it (e.g. outside --file-root):
+                    # say why on one line and keep serving.
+                    print(f"moorage serve: --deploy {item.name}: {exc.message}", file=sys.stderr)
+                    continue
+                print(how_to_invoke(url, item.name, settings.data_dir), flush=True)
         await task
     finally:
         await moorage.stop()
+        lock.release()

@@ -38,11 +38,43 @@ class Settings:
     # (moorage.clock.ScaledClock) for trying out experiment schedules; model
     # processes keep real time for their start-up and drain timeouts.
     clock_speed: float = 1.0
+    # HTTP limits on the port (docs/limits.md): request line + headers in
+    # bytes; seconds allowed for a request's head, between body bytes, and
+    # between requests; connections open at once (more only for control calls).
+    max_header_bytes: int = 64 * 1024
+    header_timeout_s: int = 30
+    body_timeout_s: int = 30
+    keep_alive_timeout_s: int = 75
+    max_connections: int = 1024
+    # Who may call the API (docs/security.md): "sigv4" (signed requests only)
+    # or "none" (loopback only). Keys come from credentials_path, or from
+    # data_dir/credentials, created on first start.
+    auth: str = "sigv4"
+    credentials_path: Path | None = None
+    # Host names (beyond loopback and IP addresses) and web origins allowed.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    # Ask for a signature on GET /metrics too.
+    private_metrics: bool = False
+    # Serve HTTPS with this certificate chain and key (PEM files).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Local paths named through the API (file:// model data, code, capture
+    # destinations, loader variables) must lie under one of these real paths;
+    # empty: anywhere (docs/artifacts.md, "Files and the data dir").
+    file_roots: tuple[Path, ...] = ()
+    # The most one model's data may unpack to (and its requirements install
+    # to) on disk: 20 GiB stops a decompression bomb (docs/artifacts.md).
+    max_unpacked_bytes: int = 20 * 1024**3
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "moorage.db"
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
