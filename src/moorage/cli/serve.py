@@ -1,0 +1,253 @@
+"""``moorage serve``: run the server in the foreground.
+
+It prints one line with its URL once it accepts requests (tests and benchmarks
+wait for it) and stops cleanly on SIGINT or SIGTERM. The options are checked
+by :mod:`moorage.cli.serve_checks` before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from moorage import __version__
+from moorage.cli.serve_checks import auth_settings, file_roots, http_limits, max_unpacked_size
+from moorage.settings import Settings, default_data_dir
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from moorage.data_dir import DataDirError
+    from moorage.fleet.images import ImageMap, ImageMapError
+    from moorage.quickdeploy import QuickDeploy
+    from moorage.server import serve
+    from moorage.store.sqlite import StoreOpenError
+
+    try:
+        deploys = tuple(QuickDeploy.parse(item) for item in args.deploy)
+    except ValueError as exc:
+        print(f"moorage serve: --deploy: {exc}", file=sys.stderr)
+        return 2
+    if not 0 < args.capture_flush_interval <= 3600:
+        print(
+            "moorage serve: --capture-flush-interval must be above 0 and at most 3600 seconds",
+            file=sys.stderr,
+        )
+        return 2
+    if not 1 <= args.shadow_queue <= 1_000_000:
+        print("moorage serve: --shadow-queue must be from 1 to 1000000", file=sys.stderr)
+        return 2
+    if not 1 <= args.shadow_concurrency <= 1024:
+        print("moorage serve: --shadow-concurrency must be from 1 to 1024", file=sys.stderr)
+        return 2
+    if not 0 < args.clock_speed <= 1_000_000:
+        print("moorage serve: --clock-speed must be above 0 and at most 1000000", file=sys.stderr)
+        return 2
+    limits = http_limits(args)
+    if limits is None:
+        return 2
+    image_map = Path(args.image_map).expanduser().resolve() if args.image_map else None
+    if image_map is not None:
+        try:
+            ImageMap.load(image_map)
+        except ImageMapError as exc:
+            print(f"moorage serve: {exc}", file=sys.stderr)
+            return 2
+    roots = file_roots(args.file_root)
+    if roots is None:
+        return 2
+    max_unpacked = max_unpacked_size(args.max_unpacked_size)
+    if max_unpacked is None:
+        return 2
+
+    auth = auth_settings(args)
+    if auth is None:
+        return 2
+    settings = Settings(
+        **auth,
+        **limits,
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir).expanduser().resolve(),
+        region=args.region,
+        account_id=args.account_id,
+        image_map_path=image_map,
+        capture_flush_interval_s=args.capture_flush_interval,
+        shadow_queue_size=args.shadow_queue,
+        shadow_concurrency=args.shadow_concurrency,
+        clock_speed=args.clock_speed,
+        file_roots=roots,
+        max_unpacked_bytes=max_unpacked,
+    )
+
+    def ready(url: str) -> None:
+        print(f"moorage {__version__} listening on {url} (data in {settings.data_dir})", flush=True)
+        if settings.auth == "none":
+            print(
+                "warning: --auth none: any local process can use this server's API and run "
+                "code as this user; only web pages are kept out",
+                flush=True,
+            )
+        else:
+            print(
+                "requests must be signed with the key in "
+                f"{settings.credentials_path or settings.data_dir / 'credentials'}: "
+                f"eval $(moorage credentials --data-dir {settings.data_dir}) "
+                "or moorage credentials --write-profile moorage (docs/security.md)",
+                flush=True,
+            )
+
+    try:
+        uvloop.run(serve(settings, ready, deploys))
+    except (DataDirError, StoreOpenError) as exc:
+        # A data dir in use or a database that cannot be used: one line, no traceback.
+        print(f"moorage serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_parser(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the server in the foreground")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8484, help="0 picks a free port")
+    serve.add_argument("--data-dir", default=str(default_data_dir()))
+    serve.add_argument("--region", default="us-east-1")
+    serve.add_argument(
+        "--clock-speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="run the server's clock FACTOR times faster than real time, to try out "
+        "schedules (inference experiments, bake periods); see docs/shadow-tests.md",
+    )
+    serve.add_argument("--account-id", default="123456789012")
+    serve.add_argument(
+        "--image-map",
+        default=None,
+        help="image map file (default: DATA_DIR/images.json); see docs/images.md",
+    )
+    serve.add_argument(
+        "--deploy",
+        action="append",
+        default=[],
+        metavar="NAME=ARTIFACT",
+        help="create (if absent) a model, endpoint config and endpoint NAME serving ARTIFACT "
+        "(a model.tar.gz path or URL); repeatable",
+    )
+    serve.add_argument(
+        "--capture-flush-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="write captured data at least this often (default 5); see docs/data-capture.md",
+    )
+    serve.add_argument(
+        "--shadow-queue",
+        type=int,
+        default=256,
+        metavar="N",
+        help="copied requests that may wait per shadow variant before more are dropped "
+        "(default 256); see docs/shadow-tests.md",
+    )
+    serve.add_argument(
+        "--shadow-concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="copied requests in flight at once per shadow variant (default 8)",
+    )
+    serve.add_argument(
+        "--max-header-size",
+        default="64K",
+        metavar="SIZE",
+        help="largest request line plus headers; larger heads are answered 431 "
+        "(default 64K); see docs/limits.md",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="close a connection whose request line and headers take longer (default 30)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="abandon a request whose body stops arriving this long (default 30)",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=int,
+        default=75,
+        metavar="SECONDS",
+        help="close a connection idle this long between requests (default 75)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help="connections open at once (default 1024, less if the open-file limit is low); "
+        "past N, idle ones are closed first, then only health checks and control-plane "
+        "calls are served",
+    )
+    serve.add_argument(
+        "--file-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="allow file:// and local paths in requests (model data, code, capture "
+        "destinations, loader variables) only under DIR; repeatable (default: anywhere); "
+        "see docs/artifacts.md",
+    )
+    serve.add_argument(
+        "--auth",
+        choices=("sigv4", "none"),
+        default="sigv4",
+        help="sigv4 (default): every request must carry an AWS SigV4 signature made with the "
+        "server's key; none: accept unsigned requests (loopback addresses only)",
+    )
+    serve.add_argument(
+        "--credentials",
+        default=None,
+        metavar="FILE",
+        help="accept the keys of this AWS shared-credentials file (every section) instead of "
+        "DATA_DIR/credentials",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to host NAME (beyond loopback names and IP "
+        "addresses; '*' for any); repeatable",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="accept requests from web pages of ORIGIN (e.g. https://notebook.example:8888); "
+        "repeatable",
+    )
+    serve.add_argument(
+        "--private-metrics",
+        action="store_true",
+        help="require a signature on GET /metrics too (by default Prometheus may scrape it)",
+    )
+    serve.add_argument(
+        "--max-unpacked-size",
+        default="20G",
+        metavar="SIZE",
+        help="the most one model's data may unpack to on disk, e.g. 512M or 200G (default 20G; "
+        "K, M, G, T are powers of 1024); larger artifacts fail with a FailureReason that "
+        "says so; see docs/artifacts.md",
+    )
+    serve.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS: certificate")
+    serve.add_argument("--tls-key", default=None, metavar="PEM", help="serve HTTPS: private key")
+    serve.set_defaults(func=run)
