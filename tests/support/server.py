@@ -94,13 +94,16 @@ class MoorageServer:
             if " listening on " in line:
                 self.url = line.split(" listening on ")[1].split()[0]
                 # A server with --auth none has no key and accepts any.
-                _KEYS[self.url] = (
-                    read_keys(self._key_file()) if self._key_file().exists() else ANY_KEY
-                )
+                keys = read_keys(self._key_file()) if self._key_file().exists() else ANY_KEY
+                _KEYS[self.url] = {**keys, "region_name": self._region()}
                 threading.Thread(target=self._pump, daemon=True).start()
                 return self
         self.stop()
         raise RuntimeError("moorage serve did not start:\n" + "".join(self.output))
+
+    def _region(self) -> str:
+        args = list(self.extra_args)
+        return args[args.index("--region") + 1] if "--region" in args else REGION
 
     def _key_file(self) -> Path:
         args = list(self.extra_args)
