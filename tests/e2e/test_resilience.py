@@ -1,4 +1,4 @@
-"""Crashes and restarts: a killed copy costs no request; a restart brings endpoints back."""
+"""Crashes and restarts: a killed copy costs only what it was running; restarts bring all back."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from support.endpoints import delete, deploy, wait_in_service
 from support.names import unique
@@ -24,15 +26,21 @@ def _pid(runtime: Any, name: str) -> int:
     return pid
 
 
-def test_kill_9_of_one_copy_fails_no_request_and_the_copy_is_replaced(
+def test_kill_9_of_one_copy_fails_only_the_requests_it_was_running_and_it_is_replaced(
     esm: Any, runtime: Any, toolbox_url: str
 ) -> None:
+    """Requests sent to the dead copy go to the other one; those it had taken are lost.
+
+    A request already written to the killed copy may have run, so it is not
+    sent again: its caller gets a ``ModelError`` (424, ``OriginalStatusCode``
+    0). Each load thread has at most one request in flight when the copy dies.
+    """
     name = unique("kill9")
     deploy(esm, name, toolbox_url, count=2)
     before = {_pid(runtime, name) for _ in range(40)}
     assert len(before) == 2
 
-    failures: list[str] = []
+    failures: list[tuple[str, object]] = []
     served = 0
     stop = threading.Event()
 
@@ -46,8 +54,12 @@ def test_kill_9_of_one_copy_fails_no_request_and_the_copy_is_replaced(
                     Body='{"op": "sleep", "seconds": 0.01}',
                 )
                 served += 1
+            except ClientError as exc:
+                failures.append(
+                    (exc.response["Error"]["Code"], exc.response.get("OriginalStatusCode"))
+                )
             except Exception as exc:
-                failures.append(repr(exc))
+                failures.append((repr(exc), None))
 
     threads = [threading.Thread(target=load) for _ in range(4)]
     for thread in threads:
@@ -59,7 +71,13 @@ def test_kill_9_of_one_copy_fails_no_request_and_the_copy_is_replaced(
         deadline = time.monotonic() + 60
         replaced: set[int] = set()
         while time.monotonic() < deadline:
-            replaced = {_pid(runtime, name) for _ in range(20)}
+            try:
+                replaced = {_pid(runtime, name) for _ in range(20)}
+            except ClientError as exc:
+                # SIGKILL takes effect a moment after kill() returns: a request
+                # the dying copy still took is lost like the load's.
+                assert exc.response.get("OriginalStatusCode") == 0, exc.response
+                continue
             if len(replaced) == 2 and victim not in replaced:
                 break
             time.sleep(0.2)
@@ -67,7 +85,8 @@ def test_kill_9_of_one_copy_fails_no_request_and_the_copy_is_replaced(
         stop.set()
         for thread in threads:
             thread.join()
-    assert failures == []
+    assert all(failure == ("ModelError", 0) for failure in failures), failures
+    assert len(failures) <= len(threads)
     assert served > 0
     assert len(replaced) == 2 and victim not in replaced
     summary = esm.describe_endpoint(EndpointName=name)

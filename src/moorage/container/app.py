@@ -9,7 +9,10 @@ logged for a successful request.
 
 ``/ping`` answers 503 until :attr:`ModelServerApp.model` is set (after
 ``model_fn`` returned), then 200, and never touches the pool, so it stays
-responsive while predictions run.
+responsive while predictions run; it answers 500 while the pool is stuck
+(every worker held past ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` with requests
+waiting, :mod:`moorage.container.workers`), and requests that waited past
+the timeout behind such a pool are answered 504.
 
 Streaming: when the script's result is an iterator, the response is sent
 with chunked transfer encoding, one chunk per item, each as soon as the pool
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from concurrent.futures import Executor
+import json
 from typing import Any
 
 from moorage.container.adapters import PREFIX as ADAPTERS_PREFIX
@@ -45,6 +48,7 @@ from moorage.container.http import (
 )
 from moorage.container.model import LoadedModel
 from moorage.container.pipeline import Reply, close_stream, next_chunk
+from moorage.container.workers import PoolStuck, Workers
 
 ADAPTER_HEADER = b"x-moorage-adapter"
 _HEALTHY = b'{"status": "Healthy"}'
@@ -55,10 +59,11 @@ _CLOSE = [(b"connection", b"close")]
 class ModelServerApp:
     """ASGI 3 application; :attr:`model` is ``None`` while the model loads."""
 
-    def __init__(self, executor: Executor) -> None:
-        self.executor = executor
+    def __init__(self, workers: Workers) -> None:
+        self.workers = workers
+        self.executor = workers.executor
         self.model: LoadedModel | None = None
-        self.adapters = Adapters(executor)
+        self.adapters = Adapters(workers.executor)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,8 +77,7 @@ class ModelServerApp:
                 await respond_text(send, 405, "Use POST /invocations.")
         elif path == "/ping":
             if method in ("GET", "HEAD"):
-                ready = self.model is not None
-                await respond(send, 200 if ready else 503, _HEALTHY if ready else _LOADING, JSON)
+                await self._ping(send)
             else:
                 await respond_text(send, 405, "Use GET /ping.")
         elif path == ADAPTERS_PREFIX or path.startswith(ADAPTERS_PREFIX + "/"):
@@ -83,6 +87,16 @@ class ModelServerApp:
                 await self.adapters.handle(scope, receive, send, self.model)
         else:
             await respond_text(send, 404, f"No route for {method} {path}.")
+
+    async def _ping(self, send: Send) -> None:
+        stuck = self.workers.stuck
+        if self.model is None:
+            await respond(send, 503, _LOADING, JSON)
+        elif stuck is not None:
+            body = json.dumps({"status": "Unhealthy", "message": stuck}).encode()
+            await respond(send, 500, body, JSON)
+        else:
+            await respond(send, 200, _HEALTHY, JSON)
 
     async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
         model = self.model
@@ -130,12 +144,14 @@ class ModelServerApp:
             else None
         )
         try:
-            reply: Reply = await asyncio.get_running_loop().run_in_executor(
-                self.executor, model.pipeline.invoke, body, content_type, accept, context
+            reply: Reply = await self.workers.run(
+                model.pipeline.invoke, body, content_type, accept, context
             )
         except Exception as exc:
             status, text = error_status(exc)
-            if status >= 500:
+            # A request given up behind a stuck pool has no traceback worth
+            # printing; the pool said once why it is stuck.
+            if status >= 500 and not isinstance(exc, PoolStuck):
                 log_exception(exc, f"An invocation failed with HTTP {status}:")
             await respond_text(send, status, text)
             return
@@ -148,7 +164,6 @@ class ModelServerApp:
     async def _stream(self, reply: Reply, receive: Receive, send: Send) -> None:
         stream = reply.stream
         assert stream is not None
-        loop = asyncio.get_running_loop()
         gone: list[bool] = [False]
         watcher = asyncio.create_task(_watch_disconnect(receive, gone))
         finished = False
@@ -158,7 +173,7 @@ class ModelServerApp:
                 await send({"type": "http.response.body", "body": reply.body, "more_body": True})
             while not gone[0]:
                 try:
-                    chunk = await loop.run_in_executor(self.executor, next_chunk, stream)
+                    chunk = await self.workers.run(next_chunk, stream)
                 except Exception as exc:
                     # Returning without the final chunk makes uvicorn close the
                     # connection: the reader sees an incomplete chunked body.

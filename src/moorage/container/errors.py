@@ -2,8 +2,9 @@
 
 :class:`InvocationError` carries an HTTP status and a message fit for the
 response body; the default codecs (:mod:`moorage.container.codecs`) raise it
-for 400/406/415 and the ASGI app (:mod:`moorage.container.app`) for 404, 413
-and 503. :class:`StartupError` stops the process with an :class:`ExitCode`;
+for 400/406/415, the ASGI app (:mod:`moorage.container.app`) for 404, 413
+and 503, and the pool's watch (:mod:`moorage.container.workers`) for 504.
+:class:`StartupError` stops the process with an :class:`ExitCode`;
 :mod:`moorage.container.server` turns it into the failure file, a traceback on
 stderr and the exit status.
 """

@@ -28,6 +28,9 @@ DEFAULT_WORKERS = 4
 # Below the local fleet's 30 s SIGTERM-to-SIGKILL grace, so a drain that runs
 # long still ends in a clean exit.
 DEFAULT_SHUTDOWN_GRACE_S = 25.0
+# As in the SageMaker framework containers: how long one request may keep a worker.
+DEFAULT_MODEL_SERVER_TIMEOUT_S = 60
+_MAX_TIMEOUT_S = 24 * 3600
 
 DESCRIPTION = """\
 moorage's model server: the SageMaker inference container contract
@@ -41,6 +44,9 @@ environment:
   SAGEMAKER_PROGRAM                     script file in MODEL_DIR/code (default {DEFAULT_PROGRAM})
   SAGEMAKER_BIND_TO_PORT                port when --port is not given (default {DEFAULT_PORT})
   SAGEMAKER_MODEL_SERVER_WORKERS        handler threads (default {DEFAULT_WORKERS})
+  SAGEMAKER_MODEL_SERVER_TIMEOUT        seconds a request may hold a worker: every worker held
+                                        longer, with requests waiting, makes /ping unhealthy
+                                        (default {DEFAULT_MODEL_SERVER_TIMEOUT_S})
   SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT  type for a missing or */* Accept (default {DEFAULT_ACCEPT})
   SM_MODEL_DIR                          model directory when --model-dir is not given
                                         (default {DEFAULT_MODEL_DIR})
@@ -74,6 +80,7 @@ class Options:
     parent_pid: int | None
     shutdown_grace_s: float
     unix_socket: Path | None = None
+    timeout_s: float = DEFAULT_MODEL_SERVER_TIMEOUT_S
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,6 +126,13 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Options:
         1,
         1024,
     )
+    timeout = _int(
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT",
+        environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT"),
+        DEFAULT_MODEL_SERVER_TIMEOUT_S,
+        1,
+        _MAX_TIMEOUT_S,
+    )
     parent = environ.get("MOORAGE_PARENT_PID")
     parent_pid = _int("MOORAGE_PARENT_PID", parent, 0, 1, 2**31) if parent else None
     failure = environ.get("MOORAGE_FAILURE_FILE")
@@ -143,6 +157,7 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Options:
         parent_pid=parent_pid,
         shutdown_grace_s=grace,
         unix_socket=Path(unix) if (unix := environ.get("MOORAGE_UNIX_SOCKET")) else None,
+        timeout_s=float(timeout),
     )
 
 

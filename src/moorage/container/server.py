@@ -9,7 +9,9 @@ a clear exit status, and ``--port 0`` can report the port it got) and, when
 uvicorn (uvloop, httptools sending each response in one write
 (:mod:`moorage.coalesce`), no access log) around
 :class:`~moorage.container.app.ModelServerApp` while the model loads in the
-handler pool (:func:`moorage.container.model.load`).
+handler pool (:func:`moorage.container.model.load`) and a task watches that
+pool for workers stuck past ``SAGEMAKER_MODEL_SERVER_TIMEOUT``
+(:mod:`moorage.container.workers`).
 
 Signals: SIGTERM or SIGINT stop accepting connections, let in-flight
 requests finish for up to the shutdown grace period, and exit 0; a second
@@ -46,6 +48,7 @@ from moorage.container.http import log_exception
 from moorage.container.lifecycle import guard_parent, write_failure
 from moorage.container.model import ModelSettings, load
 from moorage.container.options import Options, failure_file, parse
+from moorage.container.workers import Workers
 
 # Longer than the router's 30 s limit on idle pooled connections, so the
 # server never closes one just as the router reuses it.
@@ -122,7 +125,8 @@ def bind_unix(path: Path) -> socket.socket:
 def serve(options: Options, sockets: list[socket.socket]) -> int:
     """Serve on ``sockets``; the first is the TCP one reported on stdout."""
     executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="handler")
-    app = ModelServerApp(executor)
+    workers = Workers(executor, options.workers, options.timeout_s)
+    app = ModelServerApp(workers)
     address = sockets[0].getsockname()
     host = f"[{address[0]}]" if ":" in address[0] else address[0]
     config = uvicorn.Config(
@@ -165,11 +169,13 @@ async def _run(
     outcome: list[StartupError],
 ) -> None:
     loading = asyncio.create_task(_load(server, app, settings, executor, outcome))
+    watching = asyncio.create_task(app.workers.watch())
     try:
         await server.serve(sockets=sockets)
     finally:
         # A stop during model_fn: the thread cannot be interrupted, only abandoned.
         loading.cancel()
+        watching.cancel()
 
 
 async def _load(

@@ -6,12 +6,20 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from moorage.artifacts import ArtifactCache, ArtifactError, ModelSource, ensure_requirements
+from moorage.artifacts import (
+    ArtifactCache,
+    ArtifactError,
+    ExtractLimits,
+    ModelSource,
+    ensure_requirements,
+)
 from moorage.artifacts import materialize as materialize_source
 from moorage.artifacts import release as release_model_dir
 from moorage.artifacts.cache import PRIVATE_MARK
 from moorage.artifacts.fsutil import owned_name, remove
+from moorage.artifacts.space import DEFAULT_MAX_UNPACKED_BYTES, os_error_cause
 from moorage.domain.model import ModelData
+from moorage.file_roots import FileRoots, OutsideRoots
 from moorage.fleet.prepare import PrepareError
 
 
@@ -24,26 +32,59 @@ class ArtifactPreparer:
     cache (its model directory, its requirements) goes under
     ``<root>/private/copy-<pid>-…`` and is deleted by :meth:`release`, or by
     :meth:`sweep` at the next start if the server died.
+
+    Local model data must lie inside ``file_roots`` (checked again here, for
+    models stored before the server was given its roots).
+
+    ``max_unpacked_bytes`` caps what one model's data unpacks to, and what
+    its requirements install to (``moorage serve --max-unpacked-size``); a
+    full disk anywhere on the way is a :class:`PrepareError` that says so.
     """
 
-    def __init__(self, root: Path, *, python_executable: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        python_executable: str | None = None,
+        file_roots: FileRoots | None = None,
+        max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+    ) -> None:
         self.root = root
         self.cache = ArtifactCache(root)
+        self.limits = ExtractLimits(max_bytes=max_unpacked_bytes)
         self.python_executable = python_executable or sys.executable
+        self.file_roots = file_roots or FileRoots()
 
     def model_dir(self, data: ModelData | None, *, timeout_s: float, use_cache: bool) -> Path:
         try:
+            if data is not None:
+                self.file_roots.check_location("the model data location", data.url)
+        except OutsideRoots as exc:
+            raise PrepareError(str(exc)) from None
+        try:
             source = _source(data)
-            return materialize_source(source, self.cache, timeout_s=timeout_s, use_cache=use_cache)
+            return materialize_source(
+                source, self.cache, timeout_s=timeout_s, use_cache=use_cache, limits=self.limits
+            )
         except ArtifactError as exc:
             raise PrepareError(str(exc)) from None
+        except OSError as exc:
+            raise PrepareError(_unprepared("the model data", exc, self.root)) from None
 
     def requirements(self, model_dir: Path, *, use_cache: bool) -> Path | None:
         root = self.root / "site" if use_cache else self.cache.private / owned_name(PRIVATE_MARK)
         try:
-            return ensure_requirements(model_dir, root, self.python_executable)
+            return ensure_requirements(
+                model_dir,
+                root,
+                self.python_executable,
+                max_bytes=self.limits.max_bytes,
+                reserve=self.cache.reserve,
+            )
         except ArtifactError as exc:
             raise PrepareError(str(exc)) from None
+        except OSError as exc:
+            raise PrepareError(_unprepared("the requirements", exc, root)) from None
 
     def release(self, model_dir: Path, site: Path | None) -> None:
         release_model_dir(model_dir, self.cache)
@@ -59,6 +100,12 @@ class ArtifactPreparer:
     def sweep(self) -> int:
         """Remove what copies of a server that died left behind (call at start)."""
         return self.cache.sweep()
+
+
+def _unprepared(what: str, exc: OSError, root: Path) -> str:
+    # The artifacts package reports its own failures; this is the last
+    # resort that keeps an unforeseen one (a full disk) a clear FailureReason.
+    return f"{what} could not be prepared: {os_error_cause(exc, root)}"
 
 
 def _source(data: ModelData | None) -> ModelSource | None:

@@ -18,6 +18,7 @@ class CopyState(enum.StrEnum):
     STOPPED = "Stopped"
     FAILED = "Failed"  # never became ready
     CRASHED = "Crashed"  # was ready, then exited
+    UNHEALTHY = "Unhealthy"  # was ready, then failed its health checks (and is killed)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,12 @@ class Fleet(Protocol):
         ...
 
     def on_exit(self, callback: ExitCallback) -> None:
-        """Be told when a READY copy exits on its own (crash, kill)."""
+        """Be told when a READY copy stops serving on its own.
+
+        It exited (crash, kill), or it failed its health checks
+        (``CopyState.UNHEALTHY``; the fleet then kills it). Either way it
+        should be replaced; its ``failure_reason`` says why.
+        """
         ...
 
     async def load_adapter(self, copy: Copy, name: str, artifact: ModelData) -> None:

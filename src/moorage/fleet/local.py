@@ -7,6 +7,14 @@ until it answers 200 within the startup timeout. What a copy prepared for
 itself alone (``CopySpec.use_cache`` false) is deleted once its process is
 gone.
 
+Running copies are health-checked as SageMaker checks instances
+(:mod:`moorage.fleet.health`): every ``READY`` copy is pinged every few
+seconds, and one that fails several pings in a row (a non-200 answer, no
+answer in time, a refused connection) becomes ``UNHEALTHY``: the exit
+callbacks are told at once, so it is routed away from and replaced exactly
+like a copy that crashed, and its process is killed (it no longer serves, so
+there is nothing to drain; requests still on it get a broken answer).
+
 Processes never outlive the server: each is started under
 ``setpriv --pdeathsig KILL`` (the kernel kills it if the server dies, even by
 SIGKILL), in its own session (a terminal's Ctrl-C reaches only the server,
@@ -31,9 +39,12 @@ from pathlib import Path
 
 import aiohttp
 
+from moorage.artifacts.space import os_error_cause
 from moorage.clock import Clock
 from moorage.domain.model import ModelData
+from moorage.file_roots import PROGRAM, FileRoots, OutsideRoots, program_problem
 from moorage.fleet.base import Copy, CopySpec, CopyState, ExitCallback, StartFailed
+from moorage.fleet.health import FailedPings, HealthPolicy
 from moorage.fleet.images import ImageMap
 from moorage.fleet.prepare import PrepareError, Preparer
 
@@ -41,6 +52,8 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 30.0
 _LOG_TAIL_BYTES = 2000
+# Copies with no process left to stop (or one already being killed).
+_GONE = frozenset({CopyState.STOPPED, CopyState.FAILED, CopyState.CRASHED, CopyState.UNHEALTHY})
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -63,12 +76,25 @@ def _tail(path: Path, limit: int = _LOG_TAIL_BYTES) -> str:
 
 class LocalProcessFleet:
     def __init__(
-        self, *, data_dir: Path, images: ImageMap, preparer: Preparer, clock: Clock
+        self,
+        *,
+        data_dir: Path,
+        images: ImageMap,
+        preparer: Preparer,
+        clock: Clock,
+        file_roots: FileRoots | None = None,
+        health: HealthPolicy | None = None,
     ) -> None:
         self.data_dir = data_dir
+        # Checked again at each start: a model stored before the server was
+        # given its roots may name loader paths outside them.
+        self.file_roots = file_roots or FileRoots()
         self.images = images
         self.preparer = preparer
         self.clock = clock
+        self.health = health or HealthPolicy()
+        self._pings = FailedPings(self.health)
+        self._health_task: asyncio.Task[None] | None = None
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._copies: dict[str, Copy] = {}
         self._callbacks: list[ExitCallback] = []
@@ -97,21 +123,28 @@ class LocalProcessFleet:
         return f"The primary container for production variant {spec.variant}"
 
     async def start(self, spec: CopySpec) -> Copy:
+        if self._health_task is None:
+            self._health_task = asyncio.create_task(self._check_health())
         copy = Copy(spec)
         copy.started_at = self.clock.now()
         resolved = self.images.resolve(spec.image)
         copy.resolved_image = resolved.name
         self._copies[spec.copy_id] = copy
         try:
+            self._check_environment(spec)
             model_dir, site = await self._prepare(spec, builtin=resolved.builtin)
             self._prepared[spec.copy_id] = (model_dir, site)
             log_dir = self.data_dir / "logs" / spec.endpoint
-            log_dir.mkdir(parents=True, exist_ok=True)
             log_path = log_dir / f"{spec.copy_id}.log"
             copy.log_path = str(log_path)
             failure_file = self.data_dir / "run" / f"{spec.copy_id}.failure"
-            failure_file.parent.mkdir(parents=True, exist_ok=True)
-            failure_file.unlink(missing_ok=True)
+            try:
+                log_dir.mkdir(parents=True, exist_ok=True)
+                failure_file.parent.mkdir(parents=True, exist_ok=True)
+                failure_file.unlink(missing_ok=True)
+            except OSError as exc:  # a full disk, most likely: say so
+                cause = os_error_cause(exc, self.data_dir)
+                raise StartFailed(f"{self._what(spec)} could not be started: {cause}") from None
             copy.port = free_port()
             env = self._environment(spec, resolved.env, copy.port, model_dir, site, failure_file)
             if resolved.builtin:
@@ -159,6 +192,15 @@ class LocalProcessFleet:
             self._copies.pop(spec.copy_id, None)
             await self._release(spec.copy_id)
             raise
+
+    def _check_environment(self, spec: CopySpec) -> None:
+        problem = program_problem(spec.environment.get(PROGRAM, ""))
+        if problem is not None:
+            raise StartFailed(f"{self._what(spec)}: {PROGRAM} {problem}.")
+        try:
+            self.file_roots.check_environment("Environment", spec.environment)
+        except OutsideRoots as exc:
+            raise StartFailed(f"{self._what(spec)} was not started: {exc}") from None
 
     async def _prepare(self, spec: CopySpec, *, builtin: bool) -> tuple[Path, Path | None]:
         try:
@@ -271,15 +313,71 @@ class LocalProcessFleet:
             copy.failure_reason = f"exited with status {code}"
             self._copies.pop(copy.copy_id, None)
             log.warning("copy %s exited unexpectedly with status %s", copy.copy_id, code)
-            for callback in list(self._callbacks):
-                try:
-                    callback(copy)
-                except Exception:
-                    log.exception("exit callback failed for %s", copy.copy_id)
+            self._gone(copy)
         await self._release(copy.copy_id)
 
+    def _gone(self, copy: Copy) -> None:
+        """Tell the exit callbacks that ``copy`` no longer serves."""
+        for callback in list(self._callbacks):
+            try:
+                callback(copy)
+            except Exception:
+                log.exception("exit callback failed for %s", copy.copy_id)
+
+    # -- health checks ------------------------------------------------------
+
+    async def _check_health(self) -> None:
+        """Ping every READY copy each interval, for as long as the fleet runs."""
+        while True:
+            await self.clock.sleep(self.health.interval_s)
+            try:
+                await self._ping_all()
+            except Exception:
+                log.exception("health checks of the copies failed; trying again")
+
+    async def _ping_all(self) -> None:
+        ready = [c for c in self._copies.values() if c.state is CopyState.READY]
+        self._pings.retain({c.copy_id for c in ready})
+        if not ready:
+            return
+        failures = await asyncio.gather(*(self._ping(c) for c in ready))
+        for copy, failure in zip(ready, failures, strict=True):
+            if copy.state is not CopyState.READY:
+                continue  # exited or being stopped meanwhile: not a health matter
+            reason = self._pings.record(copy.copy_id, failure)
+            if failure is not None:
+                log.warning("copy %s failed a health check: %s", copy.copy_id, failure)
+            if reason is not None:
+                self._unhealthy(copy, reason)
+
+    async def _ping(self, copy: Copy) -> str | None:
+        """None if ``GET /ping`` answered 200 in time; else what went wrong."""
+        timeout = aiohttp.ClientTimeout(total=self.health.timeout_s)
+        try:
+            async with self.session().get(f"{copy.url}/ping", timeout=timeout) as response:
+                if response.status == 200:
+                    return None
+                text = (await response.read()).decode("utf-8", "replace").strip()
+                return f"/ping answered {response.status}: {text[:300]}"
+        except TimeoutError:
+            return f"/ping did not answer within {self.health.timeout_s:g} s"
+        except (aiohttp.ClientError, OSError) as exc:
+            return f"/ping failed: {exc or type(exc).__name__}"
+
+    def _unhealthy(self, copy: Copy, reason: str) -> None:
+        """Replace ``copy`` as if it had crashed, then kill its process."""
+        copy.state = CopyState.UNHEALTHY
+        copy.failure_reason = reason
+        self._copies.pop(copy.copy_id, None)
+        log.warning("copy %s is unhealthy and is replaced: %s", copy.copy_id, reason)
+        self._gone(copy)
+        # Its monitor releases what it prepared once the process is gone.
+        killing = asyncio.create_task(self._kill(copy.copy_id))
+        self._monitors.add(killing)
+        killing.add_done_callback(self._monitors.discard)
+
     async def stop(self, copy: Copy, *, drain_timeout_s: float = 60.0) -> None:
-        if copy.state in (CopyState.STOPPED, CopyState.FAILED, CopyState.CRASHED):
+        if copy.state in _GONE:
             self._copies.pop(copy.copy_id, None)
             return
         copy.state = CopyState.STOPPING
@@ -335,6 +433,11 @@ class LocalProcessFleet:
                 pass
 
     async def shutdown(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+            self._health_task = None
         copies = list(self._copies.values())
         await asyncio.gather(
             *(self.stop(c, drain_timeout_s=10.0) for c in copies), return_exceptions=True

@@ -52,6 +52,21 @@ def model_error(*, variant: str, status: int, message: str, log_stream_arn: str)
     )
 
 
+def broken_answer(*, variant: str, reason: str, log_stream_arn: str) -> RuntimeError_:
+    """The copy took the request, then its answer broke off (or was not HTTP).
+
+    A ``ModelError`` whose ``OriginalStatusCode`` is 0: no whole answer, so
+    no status, arrived (SageMaker reports a container that never answered
+    with status 0 too).
+    """
+    return model_error(
+        variant=variant,
+        status=0,
+        message=f"The model container gave no complete answer: {reason}",
+        log_stream_arn=log_stream_arn,
+    )
+
+
 def model_timeout(variant: str, seconds: float) -> RuntimeError_:
     text = f"Model {variant} did not respond within {seconds:g} seconds."
     return RuntimeError_("ModelError", text, 424, {"ErrorCode": "MODEL_TIMEOUT", "Message": text})

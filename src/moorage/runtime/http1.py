@@ -8,6 +8,13 @@ fraction of a general-purpose client's CPU per request (docs/benchmarks.md).
 Answers may be framed by Content-Length, chunked, or by closing the
 connection. A copy that also listens on a Unix socket is reached through it.
 
+Failures say whether the server may have seen the request: :class:`NotSent`
+(no connection could be opened, or the one at hand was already closing) means
+it cannot have, so the caller may send the request elsewhere; once the request
+has been written, a dropped connection or a truncated answer is
+:class:`NoAnswer` and a malformed one :class:`BadAnswer`: the server may have
+acted on the request, so it must not be sent again.
+
 Connections are reused last-in first-out, so a light load keeps few of them
 warm; one idle for :data:`IDLE_S` is closed rather than reused, because the
 server may be closing it at that moment. A connection the server closes while
@@ -30,8 +37,12 @@ _JOIN_LIMIT = 64 * 1024
 _HEADS_KEPT = 256
 
 
+class NotSent(Exception):
+    """The request never left: no connection, or the connection was closing before it."""
+
+
 class NoAnswer(Exception):
-    """The connection failed or closed before the whole answer arrived."""
+    """After the request was written, the connection closed before the whole answer arrived."""
 
 
 class BadAnswer(Exception):
@@ -118,18 +129,32 @@ class _Connection(asyncio.Protocol):
     # the request
 
     def send(self, head: bytes, body: bytes) -> asyncio.Future[Answer]:
-        assert self._transport is not None
+        transport = self._transport
+        if transport is None or self.closed or transport.is_closing():
+            # Written now, the request would vanish (or raise, on uvloop) unanswered.
+            raise NotSent("the connection closed before the request was sent")
         self._reset()
+        try:
+            if len(body) <= _JOIN_LIMIT:
+                transport.write(head + body)
+            else:
+                transport.write(head)
+                transport.write(body)
+        except (OSError, RuntimeError) as exc:
+            raise NotSent(f"the request could not be written: {exc}") from None
+        if transport.is_closing():
+            # The write failed at once (EPIPE: the server had already closed its
+            # end), so the request did not reach it whole: it cannot have run.
+            raise NotSent("the connection closed while the request was being written")
         self._waiter = waiter = asyncio.get_running_loop().create_future()
-        if len(body) <= _JOIN_LIMIT:
-            self._transport.write(head + body)
-        else:
-            self._transport.write(head)
-            self._transport.write(body)
         return waiter
 
     def reusable(self) -> bool:
         return self._keep_alive and not self.closed
+
+    def usable(self) -> bool:
+        """Open, and not being closed (a close may still be on its way to connection_lost)."""
+        return not self.closed and self._transport is not None and not self._transport.is_closing()
 
     def close(self) -> None:
         self.closed = True
@@ -179,7 +204,8 @@ class Pool:
     ) -> Answer:
         """POST ``body`` to ``host:port``, through ``unix_socket`` when given.
 
-        Raises :class:`NoAnswer`, :class:`BadAnswer`, ``TimeoutError`` or ``OSError``.
+        Raises :class:`NotSent` (safe to send elsewhere), :class:`NoAnswer`,
+        :class:`BadAnswer` or ``TimeoutError``.
         """
         loop = asyncio.get_running_loop()
         authority = f"{host}:{port}"
@@ -188,10 +214,19 @@ class Pool:
         now = loop.time()
         deadline = now + timeout_s
         conn = self._take(key, now)
+        waiter: asyncio.Future[Answer] | None = None
+        if conn is not None:
+            try:
+                waiter = conn.send(head, body)
+            except NotSent:
+                # The server closed this idle connection (its close not seen yet):
+                # the request may go out on a new one.
+                conn = None
         if conn is None:
             async with asyncio.timeout_at(deadline):
                 conn = await self._connect(key, host, port, unix_socket)
-        waiter = conn.send(head, body)
+            waiter = conn.send(head, body)
+        assert waiter is not None
         # A bare timer: cheaper than asyncio.timeout() on every request.
         timer = loop.call_at(deadline, _expire, waiter)
         done = False
@@ -223,17 +258,22 @@ class Pool:
         self, key: str, host: str, port: int, unix_socket: str | None
     ) -> _Connection:
         loop = asyncio.get_running_loop()
-        if unix_socket is not None:
-            _, conn = await loop.create_unix_connection(lambda: _Connection(self, key), unix_socket)
-        else:
-            _, conn = await loop.create_connection(lambda: _Connection(self, key), host, port)
+        try:
+            if unix_socket is not None:
+                _, conn = await loop.create_unix_connection(
+                    lambda: _Connection(self, key), unix_socket
+                )
+            else:
+                _, conn = await loop.create_connection(lambda: _Connection(self, key), host, port)
+        except OSError as exc:
+            raise NotSent(f"could not connect to {key}: {exc}") from None
         return conn
 
     def _take(self, key: str, now: float) -> _Connection | None:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
-            if not conn.closed and now - conn.idle_since < IDLE_S:
+            if now - conn.idle_since < IDLE_S and conn.usable():
                 return conn
             conn.close()
         return None

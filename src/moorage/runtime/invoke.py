@@ -4,8 +4,10 @@
 on the server's one port. This is the hot path: the request is read with the
 6 MB cap, routed on the endpoint's current snapshot (variant by weight or by
 ``X-Amzn-SageMaker-Target-Variant``, copy by the variant's routing strategy)
-and proxied to the copy's ``/invocations``. A copy that gives no answer at
-all (refused or dropped connection) is replaced by another copy once.
+and proxied to the copy's ``/invocations``. A copy the request never reached
+(connection refused, unreachable, or closed before the request was sent) is
+replaced by another copy once; once the request has been sent, the model may
+have run it, so a broken answer is the caller's ``ModelError``, never retried.
 Answered invocations are offered to data capture (:mod:`moorage.runtime.capture`)
 with the capture config of the fleet that answered, and copied to the
 endpoint's shadow variants (:mod:`moorage.runtime.shadow`): an InvokeEndpoint
@@ -35,12 +37,15 @@ from moorage.runtime.router import Router
 from moorage.runtime.shadow import ShadowMirror
 from moorage.runtime.snapshot import EndpointRoute, VariantRoute
 from moorage.runtime.stream import stream_reply
-from moorage.runtime.upstream import CopyTimeout, CopyUnavailable, Reply, Upstream
+from moorage.runtime.upstream import CopyBroken, CopyTimeout, CopyUnavailable, Reply, Upstream
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 INVOCATION_TIMEOUT_S = 60.0
+# A copy that timed out or broke off its answer is recorded as the caller is
+# answered then (ModelError, 424).
+MODEL_FAILURE_STATUS = 424
 # UpdateRollbackFailed: "in service with a mix of the old and new endpoint configurations".
 SERVING_STATUSES = frozenset(
     {"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"}
@@ -326,8 +331,15 @@ class Invoker:
                     ) from None
                 copy = self._pick(variant, route, copy)
             except CopyTimeout:
-                self._observe(route, variant, copy, 424, upstream_started, started)
+                self._observe(route, variant, copy, MODEL_FAILURE_STATUS, upstream_started, started)
                 raise errors.model_timeout(variant.name, self.timeout_s) from None
+            except CopyBroken as exc:
+                self._observe(route, variant, copy, MODEL_FAILURE_STATUS, upstream_started, started)
+                raise errors.broken_answer(
+                    variant=variant.name,
+                    reason=str(exc),
+                    log_stream_arn=self.log_stream_arn(route, copy),
+                ) from None
             finally:
                 copy.inflight -= 1
         assert reply is not None

@@ -47,7 +47,7 @@ from moorage.fleet.base import Copy
 from moorage.runtime.capture import StreamedOutput
 from moorage.runtime.router import Router
 from moorage.runtime.snapshot import EndpointRoute, ShadowRoute
-from moorage.runtime.upstream import CopyTimeout, CopyUnavailable, Reply, Upstream
+from moorage.runtime.upstream import CopyBroken, CopyTimeout, CopyUnavailable, Reply, Upstream
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ DEFAULT_QUEUE_SIZE = 256
 # Copied requests in flight per shadow variant at once.
 DEFAULT_CONCURRENCY = 8
 DEFAULT_TIMEOUT_S = 60.0
-# A timed-out shadow request is recorded as the runtime answers the caller then.
+# A shadow request that timed out or whose answer broke off is recorded as the
+# runtime answers the caller then (ModelError).
 TIMEOUT_STATUS = 424
 
 
@@ -308,7 +309,7 @@ class ShadowMirror:
         except CopyUnavailable:
             self._drop(lane.endpoint, lane.variant)
             return
-        except CopyTimeout:
+        except (CopyTimeout, CopyBroken):
             self._observe(lane, config_name, TIMEOUT_STATUS, started, item)
             return
         finally:

@@ -2,9 +2,11 @@
 
 The copy streams its answer with chunked transfer encoding; each chunk is
 forwarded at once as a ``PayloadPart`` event. If the copy answers non-2xx
-before streaming, the caller gets a ``ModelError`` like InvokeEndpoint; if
-the stream breaks midway, a ``ModelStreamError`` event ends it (the HTTP
-status is already 200 by then, as with SageMaker). When the invocation is
+before streaming, or breaks off before its answer starts, the caller gets a
+``ModelError`` like InvokeEndpoint; if the stream breaks midway, a
+``ModelStreamError`` event (``ErrorCode`` ``StreamBroken``) ends it (the HTTP
+status is already 200 by then, as with SageMaker). Neither is retried: the
+model may have run the request. When the invocation is
 captured, the chunks are also kept in a
 :class:`~moorage.runtime.capture.StreamedOutput`, complete only if the
 stream ended normally. :func:`stream_reply` says whether it did: only then
@@ -25,7 +27,7 @@ from moorage.fleet.base import Copy
 from moorage.runtime import errors
 from moorage.runtime.capture import StreamedOutput
 from moorage.runtime.snapshot import EndpointRoute, VariantRoute
-from moorage.runtime.upstream import CopyTimeout
+from moorage.runtime.upstream import CopyBroken, CopyTimeout
 
 if TYPE_CHECKING:
     from moorage.runtime.invoke import Invoker, Request
@@ -52,7 +54,10 @@ async def stream_reply(
                 copy, request.body, headers, invoker.timeout_s
             ) as response:
                 if not 200 <= response.status < 300:
-                    text = (await response.read()).decode("utf-8", "replace")[:2048]
+                    try:
+                        text = (await response.read()).decode("utf-8", "replace")[:2048]
+                    except (aiohttp.ClientError, OSError) as exc:
+                        raise CopyBroken(str(exc) or type(exc).__name__) from None
                     invoker._observe(
                         route, variant, copy, response.status, upstream_started, started
                     )
@@ -105,7 +110,7 @@ async def stream_reply(
                             "body": model_stream_error_event(
                                 f"The model stream of variant {variant.name} ended "
                                 f"unexpectedly: {exc or type(exc).__name__}",
-                                "ModelStreamError",
+                                "StreamBroken",
                             ),
                             "more_body": True,
                         }
@@ -120,6 +125,13 @@ async def stream_reply(
         except CopyTimeout:
             invoker._observe(route, variant, copy, 424, upstream_started, started)
             raise errors.model_timeout(variant.name, invoker.timeout_s) from None
+        except CopyBroken as exc:
+            invoker._observe(route, variant, copy, 424, upstream_started, started)
+            raise errors.broken_answer(
+                variant=variant.name,
+                reason=str(exc),
+                log_stream_arn=invoker.log_stream_arn(route, copy),
+            ) from None
     finally:
         copy.inflight -= 1
 

@@ -6,10 +6,12 @@ over the copy's Unix socket when it has one (``Copy.unix_socket``, set by the
 local fleet for the built-in model server) and its TCP port otherwise.
 Streamed invocations go through one pooled aiohttp session to the port,
 whose response object :mod:`moorage.runtime.stream` reads chunk by chunk.
-:class:`CopyUnavailable` means the request got no whole answer from the copy
-— it could not connect, or the connection dropped before the answer was
-complete — so the router may send it to another copy; anything else (an
-answer with any status, a timeout) is final.
+:class:`CopyUnavailable` means the request never reached the copy — it
+refused the connection, could not be reached, or closed it before the
+request was sent — so the router may send it to another copy. Once the
+request has been written the model may have run it, so everything after that
+is final: :class:`CopyBroken` (the connection dropped or the answer was
+truncated or not HTTP), :class:`CopyTimeout`, or an answer with any status.
 
 Requests carry the forwarded headers, ``Accept: */*`` and ``Content-Type:
 application/octet-stream`` when the caller gave none (as aiohttp sends them),
@@ -26,11 +28,15 @@ from dataclasses import dataclass
 import aiohttp
 
 from moorage.fleet.base import Copy
-from moorage.runtime.http1 import NoAnswer, Pool
+from moorage.runtime.http1 import BadAnswer, NoAnswer, NotSent, Pool
 
 
 class CopyUnavailable(Exception):
-    """No answer came from the copy; safe to retry elsewhere."""
+    """The request never reached the copy; safe to send to another copy."""
+
+
+class CopyBroken(Exception):
+    """The copy took the request, then gave no whole answer; the model may have run it."""
 
 
 class CopyTimeout(Exception):
@@ -72,15 +78,21 @@ class Upstream:
             )
         except TimeoutError:
             raise CopyTimeout() from None
-        except (NoAnswer, OSError) as exc:
+        except NotSent as exc:
             raise CopyUnavailable(str(exc)) from None
+        except (NoAnswer, BadAnswer, OSError) as exc:
+            raise CopyBroken(str(exc)) from None
         return Reply(answer.status, answer.headers, answer.body)
 
     @asynccontextmanager
     async def stream(
         self, copy: Copy, body: bytes, headers: Mapping[str, str], first_byte_timeout_s: float
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """Open a streaming invocation; the caller iterates ``response.content``."""
+        """Open a streaming invocation; the caller iterates ``response.content``.
+
+        aiohttp resends a request on a dropped keep-alive connection only for
+        idempotent methods, never this POST, so it too is sent at most once.
+        """
         try:
             response = await asyncio.wait_for(
                 self._client().post(f"{copy.url}/invocations", data=body, headers=headers),
@@ -88,8 +100,11 @@ class Upstream:
             )
         except TimeoutError:
             raise CopyTimeout() from None
-        except (aiohttp.ClientConnectionError, OSError) as exc:
+        except aiohttp.ClientConnectorError as exc:
+            # Raised while connecting only: nothing was sent.
             raise CopyUnavailable(str(exc)) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise CopyBroken(str(exc) or type(exc).__name__) from None
         try:
             yield response
         finally:

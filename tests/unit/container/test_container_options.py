@@ -24,6 +24,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert options.default_accept == "application/json"
     assert options.failure_file is None
     assert options.parent_pid is None
+    assert options.timeout_s == 60.0
 
 
 def test_port_flag_beats_environment() -> None:
@@ -41,12 +42,14 @@ def test_environment_settings() -> None:
         "MOORAGE_FAILURE_FILE": "/tmp/f",
         "MOORAGE_PARENT_PID": "123",
         "MOORAGE_SHUTDOWN_GRACE_SECONDS": "1.5",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "7",
     }
     options = parse(["--model-dir", "/m"], env)
     assert (options.program, options.workers, options.default_accept) == ("serve.py", 2, "text/csv")
     assert options.failure_file == Path("/tmp/f")
     assert options.parent_pid == 123
     assert options.shutdown_grace_s == 1.5
+    assert options.timeout_s == 7.0
 
 
 @pytest.mark.parametrize(
@@ -56,6 +59,8 @@ def test_environment_settings() -> None:
         ([], {"SAGEMAKER_BIND_TO_PORT": "70000"}, "SAGEMAKER_BIND_TO_PORT"),
         ([], {"SAGEMAKER_MODEL_SERVER_WORKERS": "0"}, "SAGEMAKER_MODEL_SERVER_WORKERS"),
         ([], {"MOORAGE_PARENT_PID": "x"}, "MOORAGE_PARENT_PID"),
+        ([], {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "0"}, "SAGEMAKER_MODEL_SERVER_TIMEOUT"),
+        ([], {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1.5"}, "SAGEMAKER_MODEL_SERVER_TIMEOUT"),
         ([], {"MOORAGE_SHUTDOWN_GRACE_SECONDS": "soon"}, "MOORAGE_SHUTDOWN_GRACE_SECONDS"),
         (["--bogus"], {}, "--bogus"),
     ],

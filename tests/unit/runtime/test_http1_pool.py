@@ -8,11 +8,13 @@ failures are checked on the wire.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
-from moorage.runtime.http1 import Answer, BadAnswer, NoAnswer, Pool
+from moorage.runtime.http1 import Answer, BadAnswer, NoAnswer, NotSent, Pool
 
 Script = Callable[[bytes], bytes | None]  # request head+body → answer bytes (None: close)
 
@@ -188,16 +190,38 @@ def test_close_in_the_middle_of_the_body_is_no_answer() -> None:
     run(lambda _: partial, test, close_after=True)
 
 
-def test_nothing_listening_is_an_os_error() -> None:
+def test_nothing_listening_is_not_sent() -> None:
     async def main() -> None:
         probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
         port = probe.sockets[0].getsockname()[1]
         probe.close()
         await probe.wait_closed()
-        with pytest.raises(OSError):
+        with pytest.raises(NotSent):
             await post(Pool(), port)
 
     asyncio.run(main())
+
+
+def test_a_missing_unix_socket_is_not_sent(tmp_path: Path) -> None:
+    async def main() -> None:
+        with pytest.raises(NotSent):
+            await Pool().post(
+                "127.0.0.1", 1, "/invocations", {}, b"{}", 5.0, str(tmp_path / "gone.sock")
+            )
+
+    asyncio.run(main())
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used() -> None:
+    """The next request goes out on a new connection and is answered."""
+
+    async def test(pool: Pool, port: int, server: Scripted) -> None:
+        # A keep-alive answer, then the server closes: the pool kept the connection.
+        assert (await post(pool, port)).body == b"hello"
+        await asyncio.sleep(0.3)
+        assert (await post(pool, port)).body == b"hello"
+
+    assert run(lambda _: OK, test, close_after=True).connections == 2
 
 
 def test_timeout_then_a_fresh_connection() -> None:
@@ -223,3 +247,42 @@ def test_malformed_answer_is_bad_answer() -> None:
             await post(pool, port)
 
     run(lambda _: b"NOT HTTP AT ALL\r\n\r\n", test)
+
+
+def test_a_stale_idle_unix_connection_is_replaced_before_the_request_is_lost(
+    tmp_path: Path,
+) -> None:
+    """The server closed an idle connection and the pool has not seen it yet.
+
+    Writing to it fails at once (EPIPE): nothing reached the server, so the
+    request goes out on a new connection instead of failing.
+    """
+    path = str(tmp_path / "copy.sock")
+    connections: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        writer.write(OK)  # keep-alive framing, then the server closes anyway
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_unix_server(serve, path)
+        pool = Pool()
+        try:
+            answer = await pool.post("127.0.0.1", 1, "/invocations", {}, b"{}", 5.0, path)
+            assert answer.body == b"hello"
+            # Let the close reach this socket without letting the loop notice it.
+            time.sleep(0.3)
+            answer = await pool.post("127.0.0.1", 1, "/invocations", {}, b"{}", 5.0, path)
+            assert answer.body == b"hello"
+        finally:
+            pool.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
+    assert len(connections) == 2
