@@ -67,3 +67,10 @@ class NotImplementedOperation(ServiceError):
 class InternalFailure(ServiceError):
     code = "InternalFailure"
     status = 500
+
+
+class ServiceUnavailable(ServiceError):
+    """The server cannot do what was asked now (AWS's generic 503 ``ServiceUnavailable``)."""
+
+    code = "ServiceUnavailable"
+    status = 503

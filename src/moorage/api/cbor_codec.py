@@ -7,7 +7,10 @@ timestamps are CBOR tag 1 around epoch seconds, blobs are byte strings.
 Decoding yields the *raw params* dict that :mod:`moorage.api.validate`
 checks; a value of the wrong type is passed through for the validator to
 name, and only a body that is not CBOR, or not a map, is a
-:class:`~moorage.errors.SerializationError`.
+:class:`~moorage.errors.SerializationError`. So is a body nested more than
+:data:`MAX_DEPTH` levels or holding more than :data:`MAX_ITEMS` data items:
+:func:`count_items` walks the item heads before anything is built, because
+one byte (``0x80``, an empty array) is a whole Python object to the decoder.
 
 Responses are encoded by the operation's output shape, the way botocore's
 ``RpcV2CBORParser`` reads them; errors are a CBOR map with ``__type`` (the
@@ -29,6 +32,7 @@ import cbor2
 from moorage.api import service_models
 from moorage.api.query_compat import QUERY_ERROR_HEADER, resolve_error
 from moorage.api.shapes_util import epoch_seconds, present_members
+from moorage.api.validate import printable
 from moorage.errors import SerializationError
 
 CONTENT_TYPE = "application/cbor"
@@ -39,7 +43,11 @@ PATH_PREFIX = "/service/"
 _EPOCH_TAG = 1
 # Inputs are a few levels deep; a cap well above that stops hostile nesting
 # before it costs anything.
-_MAX_DEPTH = 64
+MAX_DEPTH = 64
+# Data items (map keys included) in one body: a PutMetricData of 1,000 datums
+# with every list full holds about 450,000 (moorage.json_limits, which does not
+# count keys, allows 500,000 values).
+MAX_ITEMS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -84,12 +92,15 @@ def decode_request(operation_model: Any, body: bytes) -> dict[str, Any]:
     """The raw params of one request body (``{}`` for an empty body)."""
     if not body:
         return {}
+    if len(body) > MAX_ITEMS:
+        # Every item takes at least a byte: a shorter body cannot hold too many.
+        count_items(body, MAX_ITEMS)
     stream = io.BytesIO(body)
     try:
         decoder = cbor2.CBORDecoder(
             stream,
             semantic_decoders=_SEMANTIC_DECODERS,
-            max_depth=_MAX_DEPTH,
+            max_depth=MAX_DEPTH,
             strict_hashable_types=True,
         )
         value = decoder.decode()
@@ -103,6 +114,74 @@ def decode_request(operation_model: Any, body: bytes) -> dict[str, Any]:
     if shape is None:
         return {key: _plain(item) for key, item in value.items() if item is not None}
     return _structure(shape, value)
+
+
+def count_items(body: bytes, limit: int) -> int:
+    """The data items of the first CBOR item in ``body``, refusing more than ``limit``.
+
+    Reads only the heads (strings are skipped by their length), so the cost
+    is one step per item up to ``limit``; a head that claims more items or
+    bytes than the body has left, or a malformed head, is refused at once.
+    """
+    size = len(body)
+    pos = 0
+    count = 0
+    # Items still expected by each open container; -1 for indefinite length.
+    pending = [1]
+    while pending:
+        if pending[-1] == 0:
+            pending.pop()
+            continue
+        if pos >= size:
+            raise SerializationError("The request body is not valid CBOR: it ends early.")
+        head = body[pos]
+        pos += 1
+        if head == 0xFF:
+            if pending[-1] != -1:
+                raise SerializationError("The request body is not valid CBOR: a stray break.")
+            pending.pop()
+            continue
+        if pending[-1] > 0:
+            pending[-1] -= 1
+        count += 1
+        if count > limit:
+            raise SerializationError(
+                f"The request body is refused: it holds more than {limit} CBOR data items."
+            )
+        major, info = head >> 5, head & 0x1F
+        if info < 24:
+            argument = info
+        elif info < 28:
+            width = 1 << (info - 24)
+            if pos + width > size:
+                raise SerializationError("The request body is not valid CBOR: it ends early.")
+            argument = int.from_bytes(body[pos : pos + width], "big")
+            pos += width
+        elif info == 31 and major in (2, 3, 4, 5):
+            argument = -1
+        else:
+            raise SerializationError("The request body is not valid CBOR: a malformed head.")
+        if major in (0, 1, 7):
+            continue
+        if major in (2, 3) and argument >= 0:
+            if argument > size - pos:
+                raise SerializationError("The request body is not valid CBOR: it ends early.")
+            pos += argument
+            continue
+        if major == 6:
+            expected = 1
+        elif major == 5 and argument >= 0:
+            expected = 2 * argument
+        else:  # arrays, and the chunks of an indefinite string or map
+            expected = argument
+        if expected > size - pos:
+            raise SerializationError("The request body is not valid CBOR: it ends early.")
+        pending.append(expected)
+        if len(pending) > MAX_DEPTH + 2:
+            raise SerializationError(
+                f"The request body is refused: it nests more than {MAX_DEPTH} levels."
+            )
+    return count
 
 
 def _from_cbor(shape: Any, value: Any) -> Any:
@@ -236,7 +315,10 @@ def encode_error(
     """
     model = service_model if service_model is not None else _cloudwatch()
     wire = resolve_error(model, code, status)
-    body = cbor2.dumps({"__type": wire.shape_id, wire.message_member: message})
+    # A text string must be UTF-8: a stray surrogate in a message must not turn
+    # the error into a failure to answer.
+    text = printable(message)
+    body = cbor2.dumps({"__type": wire.shape_id, wire.message_member: text})
     headers = {
         PROTOCOL_HEADER: PROTOCOL,
         "Content-Type": CONTENT_TYPE,

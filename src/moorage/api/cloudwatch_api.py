@@ -108,4 +108,6 @@ class CloudWatch:
 
     async def metrics_page(self, scope: Scope, receive: Receive, send: Send) -> None:
         text = render_prometheus(self.metrics)
-        await send_response(send, 200, text.encode(), content_type=PROMETHEUS_CONTENT_TYPE.encode())
+        # The renderer escapes what it writes; "replace" is the last guard of the page.
+        body = text.encode("utf-8", "replace")
+        await send_response(send, 200, body, content_type=PROMETHEUS_CONTENT_TYPE.encode())

@@ -2,10 +2,12 @@
 
 SageMaker's control plane (JSON 1.1, target prefix ``SageMaker``) and
 CloudWatch's JSON 1.0 flavour use this. A request names its operation in
-``X-Amz-Target: <Prefix>.<Operation>``; the body is a JSON object that is
+``X-Amz-Target: <Prefix>.<Operation>``; the body is a JSON object, decoded
+within the nesting and size limits of :mod:`moorage.json_limits` and
 validated by the operation's input shape (:mod:`moorage.api.validate`),
 passed to the handler found in an explicit table, and the handler's response
-is serialized by the output shape (:mod:`moorage.api.serialize`).
+is serialized by the output shape (:mod:`moorage.api.serialize`). A body
+over :data:`OFFLOAD_BYTES` is decoded and validated on a worker thread.
 
 Errors are ``{"__type": CODE, "message": TEXT}``; a service whose model has
 the ``awsQueryCompatible`` trait (CloudWatch) names the modeled error shape
@@ -18,6 +20,7 @@ and :meth:`JsonService.call`.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -25,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from moorage import json_limits
 from moorage.api.query_compat import QUERY_ERROR_HEADER, resolve_error
 from moorage.api.serialize import to_json
 from moorage.api.service_models import operation_names, service_model
@@ -36,8 +40,15 @@ from moorage.errors import (
     ServiceError,
     UnknownOperation,
 )
+from moorage.json_limits import JsonLimitError
 
 log = logging.getLogger(__name__)
+
+# Bodies larger than this are decoded and validated on a worker thread, so
+# that checking a large (or hostile) request does not hold up the event loop:
+# invocations and /healthz keep being answered meanwhile. Control-plane
+# requests are a few KiB; PutMetricData and GetMetricData can be larger.
+OFFLOAD_BYTES = 256 * 1024
 
 Params = dict[str, Any]
 Handler = Callable[[Params], "dict[str, Any] | Awaitable[dict[str, Any] | None] | None"]
@@ -53,6 +64,22 @@ class Reply:
 
 def error_body(code: str, message: str) -> bytes:
     return json.dumps({"__type": code, "message": message}).encode()
+
+
+def decode_json(body: bytes) -> Any:
+    """The raw params of a JSON-protocol body (``{}`` when empty), within the JSON limits.
+
+    A body that is not JSON, or nests or counts past :mod:`moorage.json_limits`,
+    is a :class:`SerializationError`; that it is an object is the validator's check.
+    """
+    if not body.strip():
+        return {}
+    try:
+        return json_limits.loads(body)
+    except JsonLimitError as exc:
+        raise SerializationError(f"The request body is refused: {exc}.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SerializationError(f"Request body is not valid JSON: {exc}") from None
 
 
 class JsonService:
@@ -89,10 +116,16 @@ class JsonService:
             )
         return operation
 
-    async def call(self, operation: str, raw: Any) -> dict[str, Any]:
-        """Validate ``raw``, run the handler, return the response dict (not serialized)."""
+    async def call(self, operation: str, raw: Any, *, size: int = 0) -> dict[str, Any]:
+        """Validate ``raw``, run the handler, return the response dict (not serialized).
+
+        ``size`` is the body's length: a large body is validated on a worker thread.
+        """
         op_model = self.model.operation_model(operation)
-        params = validate(op_model.input_shape, raw)
+        if size > OFFLOAD_BYTES:
+            params = await asyncio.to_thread(validate, op_model.input_shape, raw)
+        else:
+            params = validate(op_model.input_shape, raw)
         result = self.handlers[operation](params)
         if inspect.isawaitable(result):
             result = await result
@@ -102,11 +135,11 @@ class JsonService:
         """Handle one JSON-protocol request; never raises."""
         try:
             operation = self.operation_for(target)
-            try:
-                raw = json.loads(body) if body.strip() else {}
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise SerializationError(f"Request body is not valid JSON: {exc}") from None
-            result = await self.call(operation, raw)
+            if len(body) > OFFLOAD_BYTES:
+                raw = await asyncio.to_thread(decode_json, body)
+            else:
+                raw = decode_json(body)
+            result = await self.call(operation, raw, size=len(body))
             shape = self.model.operation_model(operation).output_shape
             return Reply(200, json.dumps(to_json(shape, result)).encode())
         except ServiceError as exc:

@@ -19,7 +19,7 @@ from moorage.api.http import (
     read_body,
     send_response,
 )
-from moorage.api.json_protocol import error_body
+from moorage.api.json_protocol import decode_json, error_body
 from moorage.api.service_models import SAGEMAKER, operation_model
 from moorage.api.validate import validate
 from moorage.control.endpoint_updates import EndpointUpdatesService
@@ -52,13 +52,7 @@ class PlanPage:
         except ClientDisconnected:
             return
         try:
-            try:
-                raw = json.loads(body) if body.strip() else {}
-            except (ValueError, UnicodeDecodeError) as exc:
-                await send_response(
-                    send, 400, error_body("SerializationException", f"Invalid JSON: {exc}")
-                )
-                return
+            raw = decode_json(body)
             params = validate(self.shape, raw)
             plan = self.updates.plan_endpoint_update(params)
         except ServiceError as exc:

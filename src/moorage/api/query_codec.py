@@ -10,7 +10,9 @@ operation from ``Action``, checks ``Version``, and rebuilds the nested
 ``locationName`` and ``flattened`` traits as botocore's ``QuerySerializer``
 writes them), converting strings to the member's type. A string that does
 not convert is left as it is, for :mod:`moorage.api.validate` to report by
-member name; keys no member claims are ignored, as query services do.
+member name; keys no member claims are ignored, as query services do. A
+form of more than 10,000 fields, or a key of more than :data:`MAX_KEY_PARTS`
+dotted parts, is refused before any tree is built.
 
 Responses are XML, written by :mod:`moorage.api.xml_output`.
 """
@@ -31,9 +33,12 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # Far more than any CloudWatch input needs; stops a hostile body from
 # building a huge key tree.
 _MAX_FIELDS = 10_000
+# Dotted segments in one key: the deepest CloudWatch input
+# (Metrics.member.N.MetricStat.Metric.Dimensions.member.N.Name) has 9.
+MAX_KEY_PARTS = 32
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     """One dotted-key segment: its own value and the segments below it."""
 
@@ -121,6 +126,11 @@ def _last_values(form: Mapping[str, Sequence[str]]) -> dict[str, str]:
 def _tree(fields: Mapping[str, str]) -> _Node:
     root = _Node()
     for key, value in fields.items():
+        if key.count(".") >= MAX_KEY_PARTS:
+            raise SerializationError(
+                f"The request is refused: the parameter name {key[:64]!r}... has more than "
+                f"{MAX_KEY_PARTS} dotted parts."
+            )
         node = root
         for part in key.split("."):
             node = node.children.setdefault(part, _Node())

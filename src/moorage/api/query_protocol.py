@@ -56,7 +56,7 @@ class QueryProtocol:
             body = decode_body(body, header_map(scope).get("content-encoding"), self.max_body)
             op_model, raw = decode_query(service.model, body)
             name = service.operation_for(f"{service.target_prefix}.{op_model.name}")
-            result = await service.call(name, raw)
+            result = await service.call(name, raw, size=len(body))
             out = encode_query_response(op_model, result, request_id=request_id)
         except ServiceError as exc:
             await self._error(send, exc, request_id)

@@ -11,6 +11,7 @@ the result or the error by the model. Nothing a caller sends can produce a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -26,7 +27,7 @@ from moorage.api.http import (
     new_request_id,
     read_body,
 )
-from moorage.api.json_protocol import JsonService
+from moorage.api.json_protocol import OFFLOAD_BYTES, JsonService
 from moorage.api.query_compat import resolve_error
 from moorage.errors import InternalFailure, ServiceError, UnknownOperation
 
@@ -79,8 +80,11 @@ class CborProtocol:
             body = decode_body(body, encoding, self.max_body)
             name = service.operation_for(f"{service.target_prefix}.{operation}")
             op_model = service.model.operation_model(name)
-            raw = cbor_codec.decode_request(op_model, body)
-            result = await service.call(name, raw)
+            if len(body) > OFFLOAD_BYTES:
+                raw = await asyncio.to_thread(cbor_codec.decode_request, op_model, body)
+            else:
+                raw = cbor_codec.decode_request(op_model, body)
+            result = await service.call(name, raw, size=len(body))
             out, headers = cbor_codec.encode_response(op_model, result)
         except ServiceError as exc:
             await self._error(send, exc)

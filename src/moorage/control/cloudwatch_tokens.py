@@ -15,6 +15,7 @@ import binascii
 import json
 from typing import Any
 
+from moorage import json_limits
 from moorage.monitoring import InvalidNextToken
 
 
@@ -26,7 +27,7 @@ def encode_token(operation: str, position: Any) -> str:
 def decode_token(operation: str, token: str) -> Any:
     """The position a token of ``operation`` carries; :class:`InvalidNextToken` otherwise."""
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        decoded = json_limits.loads(base64.urlsafe_b64decode(token.encode("ascii")))
     except (binascii.Error, ValueError, UnicodeError):
         raise InvalidNextToken("The service cannot decode the NextToken.") from None
     if not isinstance(decoded, dict) or decoded.get("op") != operation or "after" not in decoded:

@@ -131,7 +131,7 @@ def _check_environment(environment: Mapping[str, str] | None) -> None:
         raise ValidationError(
             format_errors(
                 [
-                    f"Value '{show(dict(environment))}' at 'specification.container.environment' "
+                    f"Value {show(dict(environment))} at 'specification.container.environment' "
                     "failed to satisfy constraint: Member must have length less than or equal "
                     f"to {MAX_ENVIRONMENT_ENTRIES}"
                 ]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from moorage import json_limits
 from moorage.errors import ValidationError
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ def encode_token(position: list[Any]) -> str:
 
 def decode_token(token: str) -> list[Any]:
     try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+        value = json_limits.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ValidationError(
             "Invalid pagination token: the NextToken is not one moorage issued."

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from moorage import json_limits
 from moorage.monitoring.alarms import AlarmDefinition, StateValue
 from moorage.monitoring.errors import InvalidFormat
 
@@ -150,7 +151,7 @@ def force_state(
     """
     if reason_data:
         try:
-            json.loads(reason_data)
+            json_limits.loads(reason_data)
         except ValueError:
             raise InvalidFormat("StateReasonData is not a valid JSON document.") from None
     changed = value is not state.value
@@ -188,7 +189,7 @@ def _state_json(state: AlarmState) -> dict[str, Any]:
     out: dict[str, Any] = {"stateValue": state.value.value, "stateReason": state.reason}
     if state.reason_data:
         try:
-            out["stateReasonData"] = json.loads(state.reason_data)
+            out["stateReasonData"] = json_limits.loads(state.reason_data)
         except ValueError:
             out["stateReasonData"] = state.reason_data
     return out

@@ -16,6 +16,9 @@ below), when its definition changed, or when a ``SetAlarmState`` hold ended
 Subscribers are called synchronously for every state transition, by the
 evaluation that made it or by :meth:`~AlarmEvaluator.set_alarm_state` for a
 forced one; a subscriber that raises is logged and does not stop the others.
+An alarm whose evaluation raises is retried every tick, and its traceback is
+logged when the failure first happens or changes, not every tick; that it
+works again is logged once.
 Every minute the evaluator also runs the store's retention
 (:meth:`~moorage.monitoring.store.MetricStore.maintain`).
 """
@@ -73,7 +76,7 @@ Subscriber = Callable[[StateChange], None]
 
 
 class _Entry:
-    __slots__ = ("definition", "dirty", "state", "window")
+    __slots__ = ("definition", "dirty", "failure", "state", "window")
 
     def __init__(self, definition: AlarmDefinition, state: AlarmState) -> None:
         self.definition = definition
@@ -81,6 +84,8 @@ class _Entry:
         # The window end of the last evaluation; -1 before the first.
         self.window = -1
         self.dirty = True
+        # What the last evaluation failed with (type and message), None when it worked.
+        self.failure: str | None = None
 
 
 class AlarmEvaluator:
@@ -230,10 +235,20 @@ class AlarmEvaluator:
                 continue
             try:
                 evaluation = evaluate(entry.definition, self.store, current, entry.state)
-            except Exception:
-                # One broken alarm must not stop the others; it is retried next tick.
-                log.exception("evaluating alarm %s failed", name)
+            except Exception as exc:
+                # One broken alarm must not stop the others; it is retried next
+                # tick, but its traceback is logged once per distinct failure.
+                failure = f"{type(exc).__name__}: {exc}"
+                if failure != entry.failure:
+                    entry.failure = failure
+                    log.exception(
+                        "evaluating alarm %s failed (logged again only when the error changes)",
+                        name,
+                    )
                 continue
+            if entry.failure is not None:
+                entry.failure = None
+                log.info("evaluating alarm %s works again", name)
             entry.window, entry.dirty = window, False
             previous = entry.state
             entry.state, item = apply_evaluation(name, previous, evaluation, current)

@@ -15,17 +15,27 @@ evaluates (:mod:`moorage.monitoring.metric_data` does the evaluation)::
 ``LINEAR`` (``FILL``'s fill modes). Anything else is a
 :class:`~moorage.monitoring.errors.MetricsValidationError` that names the
 expression and the problem.
+
+Nesting is limited to :data:`MAX_NESTING` levels, where parentheses,
+brackets, function calls, unary minus and exponents each open a level
+(CloudWatch documents no limit; 2,048 characters of ``(((...)))`` or
+``-(-(-...))`` would otherwise recurse a thousand levels deep). Chains of
+``+ - * /`` at one level do not nest: ``m1 + m2 + ... + m400`` is one level,
+and the functions that walk a tree (:func:`references`, the evaluator in
+:mod:`moorage.monitoring.metric_data`) follow such chains without recursing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from moorage.monitoring.errors import MetricsValidationError
 
 FUNCTIONS = frozenset({"ABS", "AVG", "FILL", "MAX", "METRICS", "MIN", "SUM"})
 KEYWORDS = frozenset({"REPEAT", "LINEAR"})
+MAX_NESTING = 32
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -86,30 +96,30 @@ class ArrayOf:
 Node = Number | Ref | Text | Keyword | Call | BinOp | Negate | ArrayOf
 
 
+def walk(node: Node) -> Iterator[Node]:
+    """Every node of the tree, without recursion (operator chains can be long)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, BinOp):
+            stack.append(current.right)
+            stack.append(current.left)
+        elif isinstance(current, Negate):
+            stack.append(current.operand)
+        elif isinstance(current, Call):
+            stack.extend(reversed(current.args))
+        elif isinstance(current, ArrayOf):
+            stack.extend(reversed(current.items))
+
+
 def references(node: Node) -> set[str]:
     """The query ids an expression reads (``METRICS()`` is resolved by the caller)."""
-    if isinstance(node, Ref):
-        return {node.id}
-    if isinstance(node, Call | ArrayOf):
-        children = node.args if isinstance(node, Call) else node.items
-        return set().union(*(references(c) for c in children)) if children else set()
-    if isinstance(node, BinOp):
-        return references(node.left) | references(node.right)
-    if isinstance(node, Negate):
-        return references(node.operand)
-    return set()
+    return {n.id for n in walk(node) if isinstance(n, Ref)}
 
 
 def uses_metrics_function(node: Node) -> bool:
-    if isinstance(node, Call):
-        return node.function == "METRICS" or any(uses_metrics_function(a) for a in node.args)
-    if isinstance(node, ArrayOf):
-        return any(uses_metrics_function(i) for i in node.items)
-    if isinstance(node, BinOp):
-        return uses_metrics_function(node.left) or uses_metrics_function(node.right)
-    if isinstance(node, Negate):
-        return uses_metrics_function(node.operand)
-    return False
+    return any(isinstance(n, Call) and n.function == "METRICS" for n in walk(node))
 
 
 def parse(expression: str, query_id: str = "") -> Node:
@@ -123,6 +133,7 @@ class _Parser:
         self.query_id = query_id
         self.tokens = self._tokenize(text)
         self.pos = 0
+        self.depth = 0
 
     def _tokenize(self, text: str) -> list[tuple[str, str]]:
         tokens: list[tuple[str, str]] = []
@@ -160,6 +171,18 @@ class _Parser:
         if token != ("op", op):
             raise self.error(f'Expected "{op}" but found "{token[1]}"')
 
+    def enter(self) -> None:
+        """One level deeper (left again by :meth:`leave`); refuses past :data:`MAX_NESTING`."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(
+                f"The expression nests more than {MAX_NESTING} levels of parentheses, "
+                "brackets, function calls, unary minus or exponents"
+            )
+
+    def leave(self) -> None:
+        self.depth -= 1
+
     def at_op(self, *ops: str) -> str | None:
         token = self.peek()
         if token is not None and token[0] == "op" and token[1] in ops:
@@ -191,14 +214,20 @@ class _Parser:
     def unary(self) -> Node:
         if self.at_op("-"):
             self.pos += 1
-            return Negate(self.unary())
+            self.enter()
+            operand = self.unary()
+            self.leave()
+            return Negate(operand)
         return self.power()
 
     def power(self) -> Node:
         node = self.atom()
         if self.at_op("^"):
             self.pos += 1
-            return BinOp("^", node, self.unary())
+            self.enter()
+            exponent = self.unary()
+            self.leave()
+            return BinOp("^", node, exponent)
         return node
 
     def atom(self) -> Node:
@@ -210,15 +239,19 @@ class _Parser:
         if kind == "name":
             return self.name(text)
         if text == "(":
+            self.enter()
             node = self.expr()
             self.expect(")")
+            self.leave()
             return node
         if text == "[":
+            self.enter()
             items = [self.expr()]
             while self.at_op(","):
                 self.pos += 1
                 items.append(self.expr())
             self.expect("]")
+            self.leave()
             return ArrayOf(tuple(items))
         raise self.error(f'Unexpected "{text}"')
 
@@ -229,6 +262,7 @@ class _Parser:
                     f"Unknown function {text}; supported: {', '.join(sorted(FUNCTIONS))}"
                 )
             self.pos += 1
+            self.enter()
             args: list[Node] = []
             if not self.at_op(")"):
                 args.append(self.expr())
@@ -236,6 +270,7 @@ class _Parser:
                     self.pos += 1
                     args.append(self.expr())
             self.expect(")")
+            self.leave()
             return Call(text, tuple(args))
         if text in KEYWORDS:
             return Keyword(text)

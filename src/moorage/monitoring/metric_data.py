@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from moorage import json_limits
 from moorage.monitoring.errors import InvalidNextToken, MetricsValidationError, MonitoringError
 from moorage.monitoring.expressions import (
     ArrayOf,
@@ -245,20 +246,26 @@ def _wrap(check: Callable[[int, str], None], value: int, parameter: str) -> None
 
 
 def _check_cycles(parsed: Mapping[str, Node]) -> None:
+    # A depth-first walk with its own stack: 500 queries may form one long chain.
     state: dict[str, int] = {}  # 1: being visited, 2: done
-
-    def visit(qid: str) -> None:
-        if state.get(qid) == 2 or qid not in parsed:
-            return
-        if state.get(qid) == 1:
-            raise MetricsValidationError(f"Error in expression {qid}: Circular dependency")
-        state[qid] = 1
-        for ref in references(parsed[qid]):
-            visit(ref)
-        state[qid] = 2
-
-    for qid in parsed:
-        visit(qid)
+    for root in parsed:
+        if state.get(root) == 2:
+            continue
+        state[root] = 1
+        stack = [(root, iter(sorted(references(parsed[root]))))]
+        while stack:
+            qid, pending = stack[-1]
+            ref = next(pending, None)
+            if ref is None:
+                state[qid] = 2
+                stack.pop()
+                continue
+            if ref not in parsed or state.get(ref) == 2:
+                continue
+            if state.get(ref) == 1:
+                raise MetricsValidationError(f"Error in expression {ref}: Circular dependency")
+            state[ref] = 1
+            stack.append((ref, iter(sorted(references(parsed[ref])))))
 
 
 def evaluate_queries(
@@ -356,7 +363,7 @@ def _encode_token(offset: int, fingerprint: str) -> str:
 
 def _decode_token(token: str, fingerprint: str) -> int:
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        decoded = json_limits.loads(base64.urlsafe_b64decode(token.encode()))
         offset = decoded["offset"]
         same = decoded["request"] == fingerprint
     except (binascii.Error, ValueError, KeyError, TypeError):
@@ -408,13 +415,38 @@ class _Evaluator:
     def value(self, qid: str) -> _Value:
         found = self.cache.get(qid)
         if found is None:
-            query = self.queries[qid]
-            if query.metric_stat is not None:
-                found = self.metric(query, query.metric_stat)
-            else:
-                found = self.eval(self.parsed[qid], qid)
-            self.cache[qid] = found
+            # The queries it reads first, deepest first, so that a chain of
+            # 500 expressions each reading the next never recurses.
+            for dependency in self._unevaluated(qid):
+                self.cache[dependency] = self._compute(dependency)
+            found = self.cache[qid]
         return found
+
+    def _compute(self, qid: str) -> _Value:
+        query = self.queries[qid]
+        if query.metric_stat is not None:
+            return self.metric(query, query.metric_stat)
+        return self.eval(self.parsed[qid], qid)
+
+    def _unevaluated(self, qid: str) -> list[str]:
+        """``qid`` and the queries it reads, not yet evaluated, each after what it reads."""
+        order: list[str] = []
+        seen = {qid}
+        stack: list[tuple[str, bool]] = [(qid, False)]
+        while stack:
+            current, expanded = stack.pop()
+            if expanded:
+                order.append(current)
+                continue
+            stack.append((current, True))
+            node = self.parsed.get(current)
+            if node is None:
+                continue
+            for ref in sorted(references(node)):
+                if ref not in seen and ref not in self.cache and ref in self.queries:
+                    seen.add(ref)
+                    stack.append((ref, False))
+        return order
 
     def metric(self, query: MetricDataQuery, stat: MetricStat) -> _Series:
         aligned = align_start(self.start, stat.period, self.now)
@@ -435,7 +467,16 @@ class _Evaluator:
         if isinstance(node, Negate):
             return self.binop("*", -1.0, self.eval(node.operand, qid), qid)
         if isinstance(node, BinOp):
-            return self.binop(node.op, self.eval(node.left, qid), self.eval(node.right, qid), qid)
+            # ``a + b - c ...`` nests on the left: fold the chain in a loop.
+            chain: list[BinOp] = []
+            base: Node = node
+            while isinstance(base, BinOp):
+                chain.append(base)
+                base = base.left
+            result = self.eval(base, qid)
+            for link in reversed(chain):
+                result = self.binop(link.op, result, self.eval(link.right, qid), qid)
+            return result
         if isinstance(node, ArrayOf):
             return _Array([self.series_arg(self.eval(item, qid), qid) for item in node.items])
         if isinstance(node, Call):

@@ -17,6 +17,12 @@ series; the family is chosen by unit:
 ``AWS/SageMaker`` carry a ``namespace`` label. Counters and ``_sum``/``_count``
 are lifetime totals: they never go down as the store's retention drops old
 data.
+
+The page is written for whatever the store holds: label values and ``HELP``
+text are escaped (a newline in a metric name cannot end a line), text that
+UTF-8 cannot carry (an unpaired surrogate) is replaced by U+FFFD, a label
+name that would start with a digit gets a ``dimension_`` prefix, and two
+dimensions that map to one label name get ``_2``, ``_3``... suffixes.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ QUANTILES = (0.5, 0.9, 0.99)
 SUMMARY_WINDOW_SECONDS = 60
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+_UNENCODABLE = re.compile("[\ud800-\udfff]")
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|\d+[A-Z]*(?![a-z])|[A-Z]+|\d+")
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 _LABELS = {
@@ -64,17 +71,52 @@ def _unit_suffix(unit: str) -> str:
 
 
 def _labels(key: MetricKey, extra: Sequence[tuple[str, str]] = ()) -> str:
-    pairs = [(_LABELS.get(n) or snake_case(n), v) for n, v in key.dimension_list()]
+    dimensions = key.dimension_list()
+    fixed = list(extra)
     if key.namespace != SAGEMAKER_NAMESPACE:
-        pairs.append(("namespace", key.namespace))
-    pairs.extend(extra)
-    if not pairs:
+        fixed.insert(0, ("namespace", key.namespace))
+    if not dimensions and not fixed:
         return ""
+    names = _unique(
+        [_LABELS.get(n) or _label_name(n) for n, _ in dimensions], taken={n for n, _ in fixed}
+    )
+    pairs = [*zip(names, (v for _, v in dimensions), strict=True), *fixed]
     return "{" + ",".join(f'{n}="{_escape(v)}"' for n, v in pairs) + "}"
 
 
+def _label_name(dimension: str) -> str:
+    # A label name must not start with a digit, and a leading "__" is reserved.
+    name = snake_case(dimension).lstrip("_")
+    if not name or name[0].isdigit():
+        name = "dimension_" + name
+    return name
+
+
+def _unique(names: list[str], taken: set[str]) -> list[str]:
+    """``names`` with a repeat (or a name in ``taken``) suffixed ``_2``, ``_3``..."""
+    used = set(taken)
+    out: list[str] = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{name}_{n}"
+        used.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _clean(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (unpaired surrogates) replaced by U+FFFD."""
+    return _UNENCODABLE.sub("\ufffd", text) if not text.isascii() else text
+
+
 def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return _clean(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape_help(text: str) -> str:
+    return _clean(text).replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def _number(value: float) -> str:
@@ -95,7 +137,7 @@ def render(
     for summary in sorted(store.summaries(), key=lambda s: (s.key.name, _labels(s.key))):
         family, kind, lines = _series(store, summary, current, window)
         if family not in families:
-            help_text = (
+            help_text = _escape_help(
                 f"CloudWatch metric {summary.key.namespace} {summary.key.name} "
                 f"({summary.unit}) as a {kind}"
             )
