@@ -105,3 +105,24 @@ def test_healthz(server: MoorageServer) -> None:
 
 def test_empty_body_is_no_params(server: MoorageServer) -> None:
     assert sagemaker_call(server.url, "ListModels", b"").status == 200
+
+
+def test_duplicate_targets_and_foreign_content_types_are_refused(server: MoorageServer) -> None:
+    doubled = request(
+        server.url,
+        body=b"{}",
+        headers={
+            "X-Amz-Target": "SageMaker.ListModels, SageMaker.DeleteModel",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    assert doubled.status == 400
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        reply = request(
+            server.url,
+            body=b"{}",
+            headers={"X-Amz-Target": "SageMaker.ListModels", "Content-Type": content_type},
+        )
+        assert reply.status == 400, content_type
+        assert reply.json()["__type"] == "SerializationException"
+        assert content_type in reply.json()["message"]
