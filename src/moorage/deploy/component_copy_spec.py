@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from moorage.deploy.copy_placement import for_component
 from moorage.domain import endpoint_config as config_domain
 from moorage.domain import model as model_domain
 from moorage.domain.endpoint_config import VariantSpec
@@ -29,6 +30,8 @@ def copy_spec(
     variant_spec: VariantSpec | None,
     instance_type: InstanceType,
     devices: tuple[int, ...],
+    instance_id: str | None = None,
+    log_stream: str = "",
 ) -> CopySpec:
     """The fleet's start request for one copy.
 
@@ -82,4 +85,6 @@ def copy_spec(
         platform_env=visible_devices_env(instance_type, devices),
         use_cache=bool(cache.get("EnableCaching")) if cache else False,
         component=component,
+        placement=for_component(instance_type, instance_id or copy_id, spec),
+        log_stream=log_stream,
     )

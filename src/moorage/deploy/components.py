@@ -44,6 +44,7 @@ from moorage.domain.endpoint_config import EndpointConfig, Routing
 from moorage.domain.inference_component import ComponentStatus, InferenceComponent
 from moorage.domain.model import ModelData
 from moorage.fleet.base import Copy, Fleet, StartFailed
+from moorage.logs.names import component_stream
 from moorage.runtime.components import ComponentRoute
 from moorage.runtime.router import Router
 from moorage.store.base import Store, StoreUnavailable
@@ -111,7 +112,7 @@ class ComponentRunner:
     def reconcile(self, endpoint: Endpoint) -> Endpoint:
         key = endpoint.name.lower()
         if endpoint.status is EndpointStatus.DELETING:
-            self._forget(endpoint)
+            self._take_down(endpoint)
             return endpoint
         components = {
             c.name.lower(): c
@@ -165,13 +166,45 @@ class ComponentRunner:
         record = self.store.get(config_domain.KIND, endpoint.config_name)
         return config_domain.endpoint_config_from_record(record) if record else None
 
-    def _forget(self, endpoint: Endpoint) -> None:
-        state = self.endpoints.pop(endpoint.name.lower(), None)
+    def _take_down(self, endpoint: Endpoint) -> None:
+        """An endpoint being deleted: stop every copy, then remove its components.
+
+        DeleteEndpoint accepts an endpoint whose components are all being
+        deleted (``control/endpoints.py``); they go with it. Their records
+        and the placement are removed once no copy runs or stops, and the
+        reconciler keeps the endpoint's record until then (:meth:`holds`).
+        """
+        key = endpoint.name.lower()
+        state = self.endpoints.get(key)
         if state is not None:
             for slot in list(state.slots.values()):
                 self._retire(state, slot)
-        if self.store.get(placement_domain.KIND, endpoint.name) is not None:
-            self.store.delete(placement_domain.KIND, endpoint.name)
+            state.slots.clear()
+            if state.stopping or state.unloading:
+                return  # each stop pokes the loop when it ends
+            del self.endpoints[key]
+        components = [
+            ic.component_from_record(r)
+            for r in self.store.list_records(ic.KIND)
+            if str(r.doc.get("endpoint", "")).lower() == key
+        ]
+        if not components and self.store.get(placement_domain.KIND, endpoint.name) is None:
+            return
+        with self.store.transaction():
+            for component in components:
+                self.store.delete(ic.KIND, component.name)
+                self.store.drop_tags(component.arn)
+            if self.store.get(placement_domain.KIND, endpoint.name) is not None:
+                self.store.delete(placement_domain.KIND, endpoint.name)
+
+    def holds(self, endpoint: Endpoint) -> bool:
+        """Whether a ``Deleting`` endpoint must wait for its components to be taken down."""
+        if endpoint.name.lower() in self.endpoints:
+            return True
+        key = endpoint.name.lower()
+        return any(
+            str(r.doc.get("endpoint", "")).lower() == key for r in self.store.list_records(ic.KIND)
+        )
 
     # -- matching processes to the placement ------------------------------
 
@@ -231,6 +264,11 @@ class ComponentRunner:
                 variant_spec=config.variant(component.variant) if config else None,
                 instance_type=capacity.instance_type,
                 devices=slot.key.devices,
+                instance_id=slot.key.instance_id,
+                # One log stream per copy: a restart in its place logs on there.
+                log_stream=component_stream(
+                    endpoint.name, component.variant, slot.key.instance_id, slot.key.copy_id
+                ),
             )
         except ComponentProblem as exc:
             self._start_failed(slot, str(exc))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from moorage.clock import Clock
+from moorage.deploy.copy_placement import for_variant
 from moorage.deploy.slots import STABLE_AFTER_S, EndpointSlots, Slot
 from moorage.domain import endpoint_config as config_domain
 from moorage.domain import model as model_domain
@@ -31,6 +32,7 @@ from moorage.domain.endpoint import (
 )
 from moorage.domain.endpoint_config import EndpointConfig, Routing
 from moorage.fleet.base import Copy, CopySpec, Fleet, StartFailed
+from moorage.logs.names import variant_stream
 from moorage.runtime.capture import CaptureConfigs
 from moorage.runtime.router import Router
 from moorage.runtime.snapshot import (
@@ -83,6 +85,7 @@ class Reconciler:
         self._task: asyncio.Task[None] | None = None
         self._hooks: list[Hook] = []
         self._pass_hooks: list[Callable[[], None]] = []
+        self._delete_guards: list[Callable[[Endpoint], bool]] = []
         self._wake_at: float | None = None
         self._captures = CaptureConfigs()
         # (endpoint, group, index) → copies started there so far. A slot that
@@ -112,6 +115,15 @@ class Reconciler:
         acted on in the same pass.
         """
         self._pass_hooks.append(hook)
+
+    def add_delete_guard(self, guard: Callable[[Endpoint], bool]) -> None:
+        """Keep a ``Deleting`` endpoint's record while ``guard(endpoint)`` is true.
+
+        The component runner uses this: an endpoint deleted right after its
+        inference components stays until their copies have stopped and their
+        records are gone.
+        """
+        self._delete_guards.append(guard)
 
     def wake_at(self, at: float) -> None:
         """Make sure a pass runs at ``at`` (clock time), even if nothing pokes."""
@@ -297,6 +309,10 @@ class Reconciler:
             environment=container.environment,
             startup_timeout_s=float(variant.startup_timeout_s),
             download_timeout_s=float(variant.download_timeout_s),
+            # Each copy of a variant is an instance of its own.
+            placement=for_variant(variant, f"{group.id}-{slot.index}"),
+            # One log stream per instance: a restart on it logs on there.
+            log_stream=variant_stream(endpoint.name, group.variant, group.id, slot.index),
         )
 
     def _start(
@@ -389,7 +405,7 @@ class Reconciler:
         self.router.withdraw(endpoint.name)
         slots.route_signature = None
         self._retire_all(slots)
-        if slots.busy():
+        if slots.busy() or any(guard(endpoint) for guard in self._delete_guards):
             return
         with self.store.transaction():
             self.store.delete(KIND, endpoint.name)

@@ -22,6 +22,26 @@ class CopyState(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class CopyPlacement:
+    """The instance a copy runs on and what it reserved there (for utilization metrics).
+
+    A variant's copy is an instance of its own; copies of inference components
+    share the instances the scheduler placed them on (``instance_id``). The
+    capacities are the instance type's (``None`` where it has none, as a
+    serverless variant has no vCPU count); the reservations are an inference
+    component's ``ComputeResourceRequirements``.
+    """
+
+    instance_id: str
+    vcpus: int | None = None
+    memory_mib: int | None = None
+    accelerators: int = 0
+    reserved_cpus: float | None = None
+    reserved_memory_mib: int | None = None
+    reserved_accelerators: int | None = None
+
+
+@dataclass(frozen=True)
 class CopySpec:
     """Everything needed to start one copy."""
 
@@ -37,6 +57,10 @@ class CopySpec:
     platform_env: Mapping[str, str] = field(default_factory=dict)
     use_cache: bool = True
     component: str | None = None
+    # The CloudWatch Logs stream its output goes to (moorage.logs.names); the
+    # deploy layer names it after the instance, so a restarted copy logs on there.
+    log_stream: str = ""
+    placement: CopyPlacement | None = None
 
 
 class Copy:

@@ -1,7 +1,9 @@
 """The default fleet backend: each copy is a local process.
 
-Starting a copy: fetch and unpack its model data and install its
-``code/requirements.txt`` (in a worker thread), resolve its image through the
+Starting a copy: fetch and unpack its model data, and for the built-in model
+server fetch its code where ``SAGEMAKER_SUBMIT_DIRECTORY`` says (else the
+model's ``code/``; passed on as ``MOORAGE_CODE_DIR``) and install that code's
+``requirements.txt`` (in a worker thread), resolve its image through the
 image map, spawn the command on a free loopback port, and poll ``GET /ping``
 until it answers 200 within the startup timeout. What a copy prepared for
 itself alone (``CopySpec.use_cache`` false) is deleted once its process is
@@ -19,8 +21,14 @@ Processes never outlive the server: each is started under
 ``setpriv --pdeathsig KILL`` (the kernel kills it if the server dies, even by
 SIGKILL), in its own session (a terminal's Ctrl-C reaches only the server,
 which then drains and stops its copies), and the built-in model server also
-watches ``MOORAGE_PARENT_PID``. Each copy's stdout and stderr go to
-``<data-dir>/logs/<endpoint>/<copy-id>.log``. The built-in model server also
+watches ``MOORAGE_PARENT_PID``. Each copy's stdout and stderr share one pipe,
+which :class:`~moorage.logs.collector.LogCollector` reads: every line is
+stamped with the time it arrived and appended to the file of the copy's
+CloudWatch Logs stream under ``<data-dir>/logs/<endpoint>/``
+(:mod:`moorage.logs.layout`), which the Logs API serves. Python model servers
+run with ``PYTHONUNBUFFERED`` (unless the model sets it), as SageMaker's
+framework containers do, so that what they print arrives when printed and in
+order with what they log. The built-in model server also
 listens on a Unix socket, ``<data-dir>/run/copy-<digest of the copy id>.sock``,
 which the router uses.
 """
@@ -35,6 +43,7 @@ import os
 import shutil
 import signal
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -42,11 +51,28 @@ import aiohttp
 from moorage.artifacts.space import os_error_cause
 from moorage.clock import Clock
 from moorage.domain.model import ModelData
-from moorage.file_roots import PROGRAM, FileRoots, OutsideRoots, program_problem
-from moorage.fleet.base import Copy, CopySpec, CopyState, ExitCallback, StartFailed
+from moorage.file_roots import (
+    PROGRAM,
+    SUBMIT_DIRECTORY,
+    FileRoots,
+    OutsideRoots,
+    program_problem,
+)
+from moorage.fleet.base import (
+    Copy,
+    CopyPlacement,
+    CopySpec,
+    CopyState,
+    ExitCallback,
+    StartFailed,
+)
 from moorage.fleet.health import FailedPings, HealthPolicy
 from moorage.fleet.images import ImageMap
 from moorage.fleet.prepare import PrepareError, Preparer
+from moorage.fleet.processes import CopyProcess
+from moorage.logs.collector import Attachment, LogCollector
+from moorage.logs.layout import LOGS_DIR, stream_path
+from moorage.logs.names import copy_stream
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +80,8 @@ STOP_GRACE_S = 30.0
 _LOG_TAIL_BYTES = 2000
 # Copies with no process left to stop (or one already being killed).
 _GONE = frozenset({CopyState.STOPPED, CopyState.FAILED, CopyState.CRASHED, CopyState.UNHEALTHY})
+REGION = "SAGEMAKER_REGION"
+_REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -61,17 +89,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _tail(path: Path, limit: int = _LOG_TAIL_BYTES) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
 
 
 class LocalProcessFleet:
@@ -100,9 +117,12 @@ class LocalProcessFleet:
         self._callbacks: list[ExitCallback] = []
         self._session: aiohttp.ClientSession | None = None
         self._monitors: set[asyncio.Task[None]] = set()
-        # Copy id -> (model directory, site directory) its process was started with.
-        self._prepared: dict[str, tuple[Path, Path | None]] = {}
+        # Copy id -> (model directory, site directory, code directory) its
+        # process was started with.
+        self._prepared: dict[str, tuple[Path, Path | None, Path | None]] = {}
         self._setpriv = shutil.which("setpriv")
+        # Stamps and stores every copy's output (moorage.logs).
+        self.logs = LogCollector()
 
     def on_exit(self, callback: ExitCallback) -> None:
         self._callbacks.append(callback)
@@ -110,12 +130,43 @@ class LocalProcessFleet:
     def copies(self) -> list[Copy]:
         return list(self._copies.values())
 
+    def processes(self) -> list[CopyProcess]:
+        """The ready copies' processes, for the usage sampler (moorage.fleet.processes)."""
+        found = []
+        for copy in self._copies.values():
+            if copy.state is not CopyState.READY or copy.pid is None or copy.ready_at is None:
+                continue
+            spec = copy.spec
+            prepared = self._prepared.get(spec.copy_id)
+            found.append(
+                CopyProcess(
+                    copy_id=spec.copy_id,
+                    endpoint=spec.endpoint,
+                    variant=spec.variant,
+                    component=spec.component,
+                    pid=copy.pid,
+                    disk_path=str(prepared[0] if prepared else self.data_dir),
+                    placement=spec.placement or CopyPlacement(spec.copy_id),
+                    inflight=copy.inflight,
+                    started_at=copy.started_at,
+                    ready_at=copy.ready_at,
+                )
+            )
+        return found
+
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, force_close=True)
             )
         return self._session
+
+    def log_path(self, spec: CopySpec) -> Path:
+        """The file of the log stream ``spec``'s output goes to (moorage.logs.layout)."""
+        stream = copy_stream(
+            spec.endpoint, spec.variant, spec.component, spec.copy_id, spec.log_stream
+        )
+        return stream_path(self.data_dir / LOGS_DIR, spec.endpoint, spec.component, stream)
 
     def _what(self, spec: CopySpec) -> str:
         if spec.component:
@@ -132,10 +183,10 @@ class LocalProcessFleet:
         self._copies[spec.copy_id] = copy
         try:
             self._check_environment(spec)
-            model_dir, site = await self._prepare(spec, builtin=resolved.builtin)
-            self._prepared[spec.copy_id] = (model_dir, site)
-            log_dir = self.data_dir / "logs" / spec.endpoint
-            log_path = log_dir / f"{spec.copy_id}.log"
+            model_dir, site, code_dir = await self._prepare(spec, builtin=resolved.builtin)
+            self._prepared[spec.copy_id] = (model_dir, site, code_dir)
+            log_path = self.log_path(spec)
+            log_dir = log_path.parent
             copy.log_path = str(log_path)
             failure_file = self.data_dir / "run" / f"{spec.copy_id}.failure"
             try:
@@ -147,6 +198,8 @@ class LocalProcessFleet:
                 raise StartFailed(f"{self._what(spec)} could not be started: {cause}") from None
             copy.port = free_port()
             env = self._environment(spec, resolved.env, copy.port, model_dir, site, failure_file)
+            if code_dir is not None:
+                env["MOORAGE_CODE_DIR"] = str(code_dir)
             if resolved.builtin:
                 copy.unix_socket = _socket_path(self.data_dir / "run", spec.copy_id)
                 if copy.unix_socket is not None:
@@ -154,28 +207,35 @@ class LocalProcessFleet:
             argv = resolved.argv(port=copy.port, model_dir=model_dir)
             if self._setpriv:
                 argv = [self._setpriv, "--pdeathsig", "KILL", "--", *argv]
-            with log_path.open("ab") as log_file:
-                try:
-                    proc = await asyncio.create_subprocess_exec(
-                        *argv,
-                        stdin=asyncio.subprocess.DEVNULL,
-                        stdout=log_file,
-                        stderr=asyncio.subprocess.STDOUT,
-                        env=env,
-                        cwd=str(model_dir),
-                        start_new_session=True,
-                    )
-                except OSError as exc:
+            # One pipe for stdout and stderr keeps the order they were written in.
+            read_end, write_end = os.pipe()
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=write_end,
+                    stderr=asyncio.subprocess.STDOUT,
+                    env=env,
+                    cwd=str(model_dir),
+                    start_new_session=True,
+                )
+            except BaseException as exc:
+                os.close(read_end)
+                if isinstance(exc, OSError):
                     raise StartFailed(
                         f"{self._what(spec)} could not be started ({argv[0]}): {exc}"
                     ) from None
+                raise
+            finally:
+                os.close(write_end)
+            output = self.logs.attach(read_end, log_path)
             copy.pid = proc.pid
             copy.state = CopyState.STARTING
             self._procs[spec.copy_id] = proc
             monitor = asyncio.create_task(self._monitor(copy, proc))
             self._monitors.add(monitor)
             monitor.add_done_callback(self._monitors.discard)
-            await self._wait_ready(copy, proc, log_path, failure_file)
+            await self._wait_ready(copy, proc, log_path, failure_file, output)
             copy.state = CopyState.READY
             copy.ready_at = self.clock.now()
             return copy
@@ -202,7 +262,16 @@ class LocalProcessFleet:
         except OutsideRoots as exc:
             raise StartFailed(f"{self._what(spec)} was not started: {exc}") from None
 
-    async def _prepare(self, spec: CopySpec, *, builtin: bool) -> tuple[Path, Path | None]:
+    async def _prepare(
+        self, spec: CopySpec, *, builtin: bool
+    ) -> tuple[Path, Path | None, Path | None]:
+        """The model directory, and for the built-in server its code and site directories.
+
+        The code is where ``SAGEMAKER_SUBMIT_DIRECTORY`` says (fetched as the
+        framework containers fetch it), else the model's ``code/``; a mapped
+        image's command gets the variable as it is and fetches for itself.
+        """
+        what = "the model data"
         try:
             model_dir = await asyncio.wait_for(
                 asyncio.to_thread(
@@ -213,23 +282,37 @@ class LocalProcessFleet:
                 ),
                 timeout=spec.download_timeout_s + 5,
             )
-            site = None
+            site = code_dir = None
             if builtin:
+                what = f"the code {SUBMIT_DIRECTORY} names"
                 try:
+                    code_dir = await asyncio.wait_for(
+                        asyncio.to_thread(
+                            self.preparer.code_dir,
+                            spec.environment.get(SUBMIT_DIRECTORY),
+                            model_dir,
+                            timeout_s=spec.download_timeout_s,
+                            use_cache=spec.use_cache,
+                        ),
+                        timeout=spec.download_timeout_s + 5,
+                    )
                     site = await asyncio.to_thread(
-                        self.preparer.requirements, model_dir, use_cache=spec.use_cache
+                        self.preparer.requirements,
+                        model_dir,
+                        use_cache=spec.use_cache,
+                        code_dir=code_dir,
                     )
                 except BaseException:
-                    await asyncio.to_thread(self.preparer.release, model_dir, None)
+                    await asyncio.to_thread(self.preparer.release, model_dir, None, code_dir)
                     raise
         except PrepareError as exc:
             raise StartFailed(f"{self._what(spec)} could not be prepared: {exc}") from None
         except TimeoutError:
             raise StartFailed(
-                f"{self._what(spec)}: downloading the model data took longer than "
+                f"{self._what(spec)}: downloading {what} took longer than "
                 f"ModelDataDownloadTimeoutInSeconds ({spec.download_timeout_s:g} s)."
             ) from None
-        return model_dir, site
+        return model_dir, site, code_dir
 
     def _environment(
         self,
@@ -244,6 +327,7 @@ class LocalProcessFleet:
         if isinstance(image_env, dict):
             env.update(image_env)
         env.update(spec.environment)
+        env.update(_region_env(spec.environment))
         env.update(spec.platform_env)
         env.update(
             {
@@ -254,6 +338,8 @@ class LocalProcessFleet:
                 "MOORAGE_COPY_ID": spec.copy_id,
             }
         )
+        # What a Python server prints reaches its log when printed (docs/logs.md).
+        env.setdefault("PYTHONUNBUFFERED", "TRUE")
         if site is not None:
             existing = env.get("PYTHONPATH")
             env["PYTHONPATH"] = f"{site}{os.pathsep}{existing}" if existing else str(site)
@@ -265,6 +351,7 @@ class LocalProcessFleet:
         proc: asyncio.subprocess.Process,
         log_path: Path,
         failure_file: Path,
+        output: Attachment,
     ) -> None:
         spec = copy.spec
         deadline = self.clock.now() + spec.startup_timeout_s
@@ -272,7 +359,7 @@ class LocalProcessFleet:
         url = f"{copy.url}/ping"
         while True:
             if proc.returncode is not None:
-                reason = _read_reason(failure_file) or _tail(log_path, 600)
+                reason = _read_reason(failure_file) or await _last_output(output)
                 raise StartFailed(
                     f"{self._what(spec)} exited with status {proc.returncode} before passing "
                     f"the ping health check: {reason or 'no output'} (log: {log_path})"
@@ -444,6 +531,8 @@ class LocalProcessFleet:
         )
         for copy_id in list(self._procs):
             await self._kill(copy_id)
+        # The processes are gone: write what their pipes still hold, then stop.
+        await asyncio.to_thread(self.logs.close, 2.0)
         if self._session is not None:
             await self._session.close()
 
@@ -460,6 +549,28 @@ def _socket_path(directory: Path, copy_id: str) -> str | None:
     digest = hashlib.blake2s(copy_id.encode(), digest_size=6).hexdigest()
     path = str(directory / f"copy-{digest}.sock")
     return path if len(os.fsencode(path)) <= 100 else None
+
+
+def _region_env(environment: Mapping[str, str]) -> dict[str, str]:
+    """``AWS_REGION`` / ``AWS_DEFAULT_REGION`` from the model's ``SAGEMAKER_REGION``.
+
+    The SageMaker SDK sets ``SAGEMAKER_REGION`` to the region it deployed in;
+    a script's own AWS clients (boto3 in ``model_fn``) should use it, as they
+    would in that region's containers, rather than whatever region the
+    server's environment names. The model's own AWS_REGION settings win.
+    """
+    region = environment.get(REGION)
+    if not region or any(name in environment for name in _REGION_VARIABLES):
+        return {}
+    return dict.fromkeys(_REGION_VARIABLES, region)
+
+
+async def _last_output(output: Attachment, wait_s: float = 2.0) -> str:
+    """The end of what a copy that exited printed, once its pipe is drained (or ``wait_s``)."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while not output.closed.is_set() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+    return output.tail(600)
 
 
 def _read_reason(path: Path) -> str:

@@ -12,13 +12,14 @@ publishes it:
 | ``InvocationsPerCopy`` | Count | 1 / the copies serving the component |
 | ``Invocation4XXErrors`` | Count | 1 for a 4xx answer, else 0 |
 | ``Invocation5XXErrors`` | Count | 1 for a 5xx answer, else 0 |
+| ``InvocationModelErrors`` | Count | 1 for any answer of the model but 2xx, else 0 |
 | ``ModelLatency`` | Microseconds | time the model took |
 | ``OverheadLatency`` | Microseconds | time moorage added |
 
 ``Sum`` of ``InvocationsPerCopy`` is the invocations each copy received on
 average (SageMaker's target metric for scaling copies); an adapter
 component's copies are its base component's. Recorders are built once per
-component, so the hot path is one dictionary lookup and six bucket updates.
+component, so the hot path is one dictionary lookup and seven bucket updates.
 """
 
 from __future__ import annotations

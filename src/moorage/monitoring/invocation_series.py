@@ -1,8 +1,10 @@
-"""The five series SageMaker records per invocation, for one set of dimensions.
+"""The six series SageMaker records per invocation, for one set of dimensions.
 
-``Invocations`` (1), ``Invocation4XXErrors`` and ``Invocation5XXErrors``
-(1 or 0, so ``Average`` is an error rate), ``ModelLatency`` and
-``OverheadLatency`` (microseconds), in ``AWS/SageMaker``. Built once per
+``Invocations`` (1), ``Invocation4XXErrors``, ``Invocation5XXErrors`` and
+``InvocationModelErrors`` (1 or 0, so ``Average`` is an error rate; a model
+error is any answer of the model that is not 2xx, a timeout or a broken
+answer included), ``ModelLatency`` and ``OverheadLatency`` (microseconds), in
+``AWS/SageMaker``. Built once per
 dimension set (:func:`invocation_series`) and then recorded with one clock
 read (:meth:`InvocationSeries.record`); the variant, fleet and component
 metrics all use it.
@@ -24,6 +26,7 @@ class InvocationSeries:
     invocations: Recorder
     errors_4xx: Recorder
     errors_5xx: Recorder
+    model_errors: Recorder
     model_latency: Recorder
     overhead_latency: Recorder
 
@@ -31,6 +34,7 @@ class InvocationSeries:
         self.invocations.record(1.0, ts)
         self.errors_4xx.record(1.0 if 400 <= status < 500 else 0.0, ts)
         self.errors_5xx.record(1.0 if status >= 500 else 0.0, ts)
+        self.model_errors.record(0.0 if 200 <= status < 300 else 1.0, ts)
         self.model_latency.record(model_latency_s * 1e6, ts)
         self.overhead_latency.record(overhead_s * 1e6, ts)
 
@@ -47,6 +51,7 @@ def invocation_series(store: MetricStore, dims: Mapping[str, str]) -> Invocation
         invocations=recorder(store, "Invocations", dims, StandardUnit.COUNT),
         errors_4xx=recorder(store, "Invocation4XXErrors", dims, StandardUnit.COUNT),
         errors_5xx=recorder(store, "Invocation5XXErrors", dims, StandardUnit.COUNT),
+        model_errors=recorder(store, "InvocationModelErrors", dims, StandardUnit.COUNT),
         model_latency=recorder(store, "ModelLatency", dims, StandardUnit.MICROSECONDS),
         overhead_latency=recorder(store, "OverheadLatency", dims, StandardUnit.MICROSECONDS),
     )

@@ -2,7 +2,7 @@
 
 :class:`InvocationMetrics` has the shape of ``runtime/``'s invocation observer
 (``invoked(endpoint, variant, config_name, status, model_latency_s,
-overhead_s)``) and writes what SageMaker publishes to CloudWatch, in the
+overhead_s, instances)``) and writes what SageMaker publishes to CloudWatch, in the
 ``AWS/SageMaker`` namespace with dimensions ``EndpointName`` and
 ``VariantName``:
 
@@ -11,14 +11,16 @@ overhead_s)``) and writes what SageMaker publishes to CloudWatch, in the
 | ``Invocations`` | Count | 1 |
 | ``Invocation4XXErrors`` | Count | 1 for a 4xx answer, else 0 |
 | ``Invocation5XXErrors`` | Count | 1 for a 5xx answer, else 0 |
+| ``InvocationModelErrors`` | Count | 1 for any answer of the model but 2xx, else 0 |
+| ``InvocationsPerInstance`` | Count | 1 / the variant's instances |
 | ``ModelLatency`` | Microseconds | time the model took |
 | ``OverheadLatency`` | Microseconds | time moorage added |
 
-While an endpoint is being updated the invocation observer also passes the
-name of the endpoint config whose fleet answered, and the same metrics are
-recorded a second time with the dimensions ``EndpointName``,
-``VariantName`` and ``EndpointConfigName``: that is how an alarm (or a
-person) watches the new fleet alone during a deployment, as on SageMaker.
+The invocation observer also passes the name of the endpoint config whose
+fleet answered, and the same metrics are recorded a second time with the
+dimensions ``EndpointName``, ``VariantName`` and ``EndpointConfigName``, at
+all times as SageMaker does: that is how an alarm (or a person) watches the
+new fleet alone during a deployment.
 
 Requests copied to a shadow variant (:mod:`moorage.runtime.shadow`) are
 recorded the same way under the shadow's ``VariantName``; a copied request
@@ -32,11 +34,14 @@ dimension ``InferenceComponentName`` alone
 :meth:`InvocationMetrics.component_invoked`).
 
 Recording the zeros is what SageMaker does, and what makes ``Average`` of
-the error metrics an error rate. Recorders are built once per variant, so an
-invocation costs five bucket updates and one clock read.
+the error metrics an error rate. Recorders are built once per variant and
+config, so an invocation costs seven bucket updates per dimension set and
+one clock read.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from moorage.monitoring.component_metrics import ComponentMetrics
 from moorage.monitoring.invocation_series import (
@@ -55,15 +60,28 @@ SHADOW_DROPPED = "ShadowRequestsDropped"
 _MAX_FLEETS = 1024
 
 
+@dataclass(frozen=True)
+class _VariantSeries:
+    series: InvocationSeries
+    per_instance: Recorder
+
+    def record(
+        self, status: int, model_s: float, overhead_s: float, instances: int, ts: float
+    ) -> None:
+        self.series.record(status, model_s, overhead_s, ts)
+        if instances > 0:
+            self.per_instance.record(1.0 / instances, ts)
+
+
 class InvocationMetrics:
     """Writes SageMaker's invocation metrics to a :class:`MetricStore`."""
 
     def __init__(self, store: MetricStore) -> None:
         self._store = store
         self._now = store.clock.now
-        self._variants: dict[tuple[str, str], InvocationSeries] = {}
+        self._variants: dict[tuple[str, str], _VariantSeries] = {}
         self._dropped: dict[tuple[str, str], Recorder] = {}
-        self._fleets: dict[tuple[str, str, str], InvocationSeries] = {}
+        self._fleets: dict[tuple[str, str, str], _VariantSeries] = {}
         self._components = ComponentMetrics(store)
 
     def invoked(
@@ -74,12 +92,18 @@ class InvocationMetrics:
         status: int,
         model_latency_s: float,
         overhead_s: float,
+        instances: int = 0,
     ) -> None:
+        """An invocation of ``variant``, answered by the fleet of ``config_name``.
+
+        ``instances`` is the variant's instance count then (0 when unknown:
+        no ``InvocationsPerInstance``).
+        """
         found = self._variants.get((endpoint, variant))
         if found is None:
             found = self._variants[(endpoint, variant)] = self._recorders(endpoint, variant)
         ts = self._now()
-        found.record(status, model_latency_s, overhead_s, ts)
+        found.record(status, model_latency_s, overhead_s, instances, ts)
         if config_name is not None:
             key = (endpoint, variant, config_name)
             fleet = self._fleets.get(key)
@@ -87,7 +111,7 @@ class InvocationMetrics:
                 if len(self._fleets) >= _MAX_FLEETS:
                     self._fleets.clear()
                 fleet = self._fleets[key] = self._recorders(endpoint, variant, config_name)
-            fleet.record(status, model_latency_s, overhead_s, ts)
+            fleet.record(status, model_latency_s, overhead_s, instances, ts)
 
     def component_invoked(
         self,
@@ -111,8 +135,11 @@ class InvocationMetrics:
 
     def _recorders(
         self, endpoint: str, variant: str, config_name: str | None = None
-    ) -> InvocationSeries:
+    ) -> _VariantSeries:
         dims = {"EndpointName": endpoint, "VariantName": variant}
         if config_name is not None:
             dims["EndpointConfigName"] = config_name
-        return invocation_series(self._store, dims)
+        return _VariantSeries(
+            invocation_series(self._store, dims),
+            recorder(self._store, "InvocationsPerInstance", dims, StandardUnit.COUNT),
+        )

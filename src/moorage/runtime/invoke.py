@@ -26,13 +26,15 @@ from typing import Protocol
 from moorage.api.http import BodyTooLarge, ClientDisconnected, Receive, Scope, Send, read_body
 from moorage.api.service_models import SAGEMAKER_RUNTIME, operation_model
 from moorage.api.validate import validate
-from moorage.capture import CaptureQueue
+from moorage.capture import CaptureConfig, CaptureQueue
 from moorage.errors import ServiceError
 from moorage.fleet.base import Copy
+from moorage.logs.names import LogArns, copy_group, copy_stream
 from moorage.runtime import errors
 from moorage.runtime.capture import InvocationCapture, streamed_output
 from moorage.runtime.components import resolve as resolve_component
 from moorage.runtime.errors import RuntimeError_
+from moorage.runtime.instances import InstanceCounts
 from moorage.runtime.router import Router
 from moorage.runtime.shadow import ShadowMirror
 from moorage.runtime.snapshot import EndpointRoute, VariantRoute
@@ -50,9 +52,6 @@ MODEL_FAILURE_STATUS = 424
 SERVING_STATUSES = frozenset(
     {"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"}
 )
-
-# Statuses in which invocation metrics also carry the answering fleet's config name.
-_DEPLOYING = frozenset({"Updating", "RollingBack"})
 
 # Combinations of endpoint name and header values known to pass validation.
 _VALID_CACHE_SIZE = 1024
@@ -100,7 +99,10 @@ class InvocationObserver(Protocol):
         status: int,
         model_latency_s: float,
         overhead_s: float,
-    ) -> None: ...
+        instances: int = 0,
+    ) -> None:
+        """An invocation answered by the fleet of ``config_name``; the variant has ``instances``."""
+        ...
 
     def component_invoked(
         self,
@@ -123,6 +125,7 @@ class NoObserver:
         status: int,
         model_latency_s: float,
         overhead_s: float,
+        instances: int = 0,
     ) -> None:
         return None
 
@@ -167,6 +170,7 @@ class Invoker:
         self.account_id = account_id
         self.region = region
         self.observer: InvocationObserver = observer or NoObserver()
+        self.instances = InstanceCounts(router)
         self.capture = InvocationCapture(capture)
         self.timeout_s = timeout_s
         self.rng = random.Random()
@@ -293,10 +297,13 @@ class Invoker:
         return headers
 
     def log_stream_arn(self, route: EndpointRoute, copy: Copy) -> str:
-        return (
-            f"arn:aws:logs:{self.region}:{self.account_id}:log-group:/aws/sagemaker/Endpoints/"
-            f"{route.name}:log-stream:{copy.copy_id} (local log: {copy.log_path})"
+        """The copy's log stream, which the Logs API serves (docs/logs.md)."""
+        spec = copy.spec
+        group = copy_group(route.name, spec.component)
+        stream = copy_stream(
+            spec.endpoint, spec.variant, spec.component, spec.copy_id, spec.log_stream
         )
+        return LogArns(self.region, self.account_id).stream(group.name, stream)
 
     def _pick(self, variant: VariantRoute, route: EndpointRoute, exclude: Copy | None) -> Copy:
         copy = variant.pick_copy(self.rng, exclude)
@@ -362,7 +369,7 @@ class Invoker:
         custom = reply.headers.get("x-amzn-sagemaker-custom-attributes")
         if custom is not None:
             out.append((b"x-amzn-sagemaker-custom-attributes", custom.encode("latin-1")))
-        capture = self.capture.decide(variant, copy)
+        capture = self._endpoint_capture(route, variant, copy)
         if capture is not None:
             self.capture.offer(
                 capture,
@@ -376,6 +383,26 @@ class Invoker:
         await send({"type": "http.response.start", "status": 200, "headers": out})
         await send({"type": "http.response.body", "body": reply.body})
 
+    def _endpoint_capture(
+        self, route: EndpointRoute, variant: VariantRoute, copy: Copy
+    ) -> CaptureConfig | None:
+        """The endpoint config's capture of this answer, if sampled.
+
+        None when a running inference experiment captures the answer to the
+        same destination already (:meth:`ShadowMirror.covers`): one record
+        per answer, never two.
+        """
+        capture = self.capture.decide(variant, copy)
+        shadows = self.shadows
+        if (
+            capture is not None
+            and route.shadows
+            and shadows is not None
+            and shadows.covers(route.name, capture)
+        ):
+            return None
+        return capture
+
     def _observe(
         self,
         route: EndpointRoute,
@@ -387,11 +414,18 @@ class Invoker:
     ) -> None:
         now = time.perf_counter()
         model = now - upstream_started
-        # The fleet's config is a metric dimension only while a deployment runs.
-        config = _config_of(variant, copy) if route.status in _DEPLOYING else None
         overhead = max(0.0, now - started - model)
         try:
-            self.observer.invoked(route.name, variant.name, config, status, model, overhead)
+            # The answering fleet's config is a dimension too, at all times (as on SageMaker).
+            self.observer.invoked(
+                route.name,
+                variant.name,
+                _config_of(variant, copy),
+                status,
+                model,
+                overhead,
+                self.instances.of(route.name, variant),
+            )
             if variant.component is not None:
                 copies = sum(len(g.copies) for g in variant.groups)
                 self.observer.component_invoked(variant.component, copies, status, model, overhead)
@@ -412,7 +446,7 @@ class Invoker:
         # An inference experiment's capture of this answer (its DataStorageConfig).
         experiment = None if shadows is None else shadows.production_capture(route)
         for attempt in range(2):
-            capture = self.capture.decide(variant, copy)
+            capture = self._endpoint_capture(route, variant, copy)
             output = streamed_output(capture, experiment)
             try:
                 ended = await stream_reply(

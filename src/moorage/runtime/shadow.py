@@ -72,6 +72,7 @@ class ShadowObserver(Protocol):
         status: int,
         model_latency_s: float,
         overhead_s: float,
+        instances: int = 0,
     ) -> None: ...
 
     def shadow_dropped(self, endpoint: str, variant: str) -> None: ...
@@ -186,6 +187,23 @@ class ShadowMirror:
         starts, so that the chunks of an uncaptured stream are not kept.
         """
         return self._sampled_capture(route.name)
+
+    def covers(self, endpoint: str, config: CaptureConfig) -> bool:
+        """Whether the running experiment already captures what ``config`` would, there.
+
+        An experiment's ``DataStorageConfig`` captures every answered
+        production request. When the endpoint config's own
+        ``DataCaptureConfig`` names the same destination, both would write
+        the same pair under the same ``{endpoint}/{variant}/...`` keys; the
+        experiment's record stands for both (one record per answer, as AWS,
+        whose endpoint has one capture configuration, writes it).
+        """
+        experiment = self._experiment_capture.get(endpoint.lower())
+        return (
+            experiment is not None
+            and self.capture is not None
+            and experiment.destination.place == config.destination.place
+        )
 
     def _sampled_capture(self, endpoint: str) -> CaptureConfig | None:
         """The running experiment's capture config if this answer is captured (one draw)."""
@@ -379,6 +397,11 @@ class ShadowMirror:
     ) -> None:
         now = time.perf_counter()
         try:
+            shadow = self._shadow_route(lane)
+            # The shadow variant's instances, for InvocationsPerInstance.
+            instances = (
+                sum(len(g.copies) for g in shadow.variant.live_groups) if shadow is not None else 0
+            )
             self.observer.invoked(
                 lane.endpoint,
                 lane.variant,
@@ -386,6 +409,7 @@ class ShadowMirror:
                 status,
                 now - started,
                 max(0.0, started - item.queued_at),
+                instances,
             )
         except Exception:
             log.exception("shadow observer failed")

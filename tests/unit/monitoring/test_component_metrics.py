@@ -33,6 +33,8 @@ def test_each_invocation_is_recorded_under_its_component() -> None:
     assert _sum(store, "Invocation4XXErrors", "llm") == 1.0
     assert _sum(store, "Invocation5XXErrors", "llm") == 1.0
     assert _sum(store, "Invocation5XXErrors", "llm", "Average") == 0.25
+    # A 4xx and a 5xx answer of the model: two model errors of four.
+    assert _sum(store, "InvocationModelErrors", "llm", "Average") == 0.5
     assert _sum(store, "ModelLatency", "small", "Maximum") == 4000.0
     assert _sum(store, "OverheadLatency", "llm", "Average") == 1000.0
     keys = store.list_metrics("AWS/SageMaker")
@@ -43,6 +45,7 @@ def test_each_invocation_is_recorded_under_its_component() -> None:
             "InvocationsPerCopy",
             "Invocation4XXErrors",
             "Invocation5XXErrors",
+            "InvocationModelErrors",
             "ModelLatency",
             "OverheadLatency",
         )

@@ -21,7 +21,7 @@ def _invoked() -> MetricStore:
     store = MetricStore(clock)
     metrics = InvocationMetrics(store)
     for status, latency in [(200, 0.010), (200, 0.020), (404, 0.001), (500, 0.030)]:
-        metrics.invoked("shop", "blue", None, status, latency, 0.0005)
+        metrics.invoked("shop", "blue", None, status, latency, 0.0005, instances=2)
     return store
 
 
@@ -50,7 +50,9 @@ def test_invocations_record_sagemakers_metrics() -> None:
     assert names == [
         "Invocation4XXErrors",
         "Invocation5XXErrors",
+        "InvocationModelErrors",
         "Invocations",
+        "InvocationsPerInstance",
         "ModelLatency",
         "OverheadLatency",
     ]
@@ -63,6 +65,9 @@ def test_invocations_record_sagemakers_metrics() -> None:
     assert stat("Invocations", "Sum") == 4
     assert stat("Invocation4XXErrors", "Sum") == 1
     assert stat("Invocation5XXErrors", "Average") == 0.25
+    assert stat("InvocationModelErrors", "Sum") == 2
+    # 1 / 2 instances per invocation: the invocations each instance received.
+    assert stat("InvocationsPerInstance", "Sum") == 2
     assert stat("ModelLatency", "Maximum") == pytest.approx(30_000)
     assert stat("OverheadLatency", "p50") == pytest.approx(500)
 
