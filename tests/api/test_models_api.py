@@ -70,22 +70,22 @@ def test_containers_and_primary_are_exclusive(sm: Any) -> None:
     assert "not both" in err.value.response["Error"]["Message"]
 
 
-def test_inference_pipeline_model(sm: Any) -> None:
-    name = unique("pipeline")
+def test_one_container_as_containers_with_an_execution_config(sm: Any) -> None:
+    name = unique("single")
     sm.create_model(
         ModelName=name,
-        Containers=[container(ContainerHostname="pre"), container(ContainerHostname="main")],
+        Containers=[container(ContainerHostname="main", Mode="SingleModel")],
         InferenceExecutionConfig={"Mode": "Serial"},
     )
     described = sm.describe_model(ModelName=name)
-    assert [c["ContainerHostname"] for c in described["Containers"]] == ["pre", "main"]
+    assert [c["ContainerHostname"] for c in described["Containers"]] == ["main"]
     assert described["InferenceExecutionConfig"] == {"Mode": "Serial"}
 
 
 def test_model_data_source_and_local_urls(sm: Any) -> None:
-    name = unique("sources")
+    prefix = unique("prefix")
     sm.create_model(
-        ModelName=name,
+        ModelName=prefix,
         Containers=[
             {
                 "Image": "img",
@@ -96,12 +96,113 @@ def test_model_data_source_and_local_urls(sm: Any) -> None:
                         "CompressionType": "None",
                     }
                 },
-            },
-            {"Image": "img", "ModelDataUrl": "file:///srv/models/model.tar.gz"},
+            }
         ],
     )
-    described = sm.describe_model(ModelName=name)
-    assert described["Containers"][1]["ModelDataUrl"] == "file:///srv/models/model.tar.gz"
+    described = sm.describe_model(ModelName=prefix)
+    source = described["Containers"][0]["ModelDataSource"]["S3DataSource"]
+    assert source["S3DataType"] == "S3Prefix"
+    local = unique("local")
+    sm.create_model(
+        ModelName=local,
+        PrimaryContainer={"Image": "img", "ModelDataUrl": "file:///srv/models/model.tar.gz"},
+    )
+    described = sm.describe_model(ModelName=local)
+    assert described["PrimaryContainer"]["ModelDataUrl"] == "file:///srv/models/model.tar.gz"
+
+
+def _s3_source(uri: str, data_type: str, compression: str, **extra: Any) -> dict[str, Any]:
+    source = {"S3Uri": uri, "S3DataType": data_type, "CompressionType": compression, **extra}
+    return {"Image": "img", "ModelDataSource": {"S3DataSource": source}}
+
+
+UNSUPPORTED: list[tuple[dict[str, Any], str]] = [
+    (
+        {"PrimaryContainer": container(Mode="MultiModel")},
+        "moorage does not run multi-model containers yet (PrimaryContainer.Mode MultiModel); "
+        "see docs/api-coverage.md",
+    ),
+    (
+        {"Containers": [container(Mode="MultiModel")]},
+        "moorage does not run multi-model containers yet (Containers.1.Mode MultiModel); "
+        "see docs/api-coverage.md",
+    ),
+    (
+        {
+            "Containers": [container(ContainerHostname="pre"), container(ContainerHostname="main")],
+            "InferenceExecutionConfig": {"Mode": "Serial"},
+        },
+        "moorage does not run serial inference pipelines yet (Containers has 2 containers; it "
+        "runs one); see docs/api-coverage.md",
+    ),
+    (
+        {"Containers": [container()], "InferenceExecutionConfig": {"Mode": "Direct"}},
+        "moorage does not run multi-container models invoked directly yet "
+        "(InferenceExecutionConfig.Mode Direct); see docs/api-coverage.md",
+    ),
+    (
+        {"Containers": [{"ModelPackageName": "my-package/1"}]},
+        "moorage does not run model packages yet (Containers.1.ModelPackageName); name the "
+        "container's Image and its model data instead; see docs/api-coverage.md",
+    ),
+    (
+        {
+            "PrimaryContainer": container(
+                AdditionalModelDataSources=[
+                    {
+                        "ChannelName": "draft",
+                        "S3DataSource": {
+                            "S3Uri": "s3://bucket/draft/",
+                            "S3DataType": "S3Prefix",
+                            "CompressionType": "None",
+                        },
+                    }
+                ]
+            )
+        },
+        "moorage does not give a container additional model data yet "
+        "(PrimaryContainer.AdditionalModelDataSources); see docs/api-coverage.md",
+    ),
+    (
+        {"PrimaryContainer": _s3_source("s3://bucket/prefix/", "S3Prefix", "Gzip")},
+        "PrimaryContainer.ModelDataSource cannot be used: model data s3://bucket/prefix/: "
+        "CompressionType Gzip requires S3DataType S3Object (a prefix is read as uncompressed "
+        "files).",
+    ),
+    (
+        {
+            "PrimaryContainer": _s3_source(
+                "s3://bucket/prefix/", "S3Prefix", "None", ManifestS3Uri="s3://bucket/m.json"
+            )
+        },
+        "PrimaryContainer.ModelDataSource cannot be used: model data s3://bucket/prefix/: "
+        "S3DataSource.ManifestS3Uri is not supported.",
+    ),
+    (
+        {"PrimaryContainer": container(ModelDataUrl="https://[bucket/model.tar.gz")},
+        "PrimaryContainer.ModelDataUrl is not a usable URL: Invalid IPv6 URL.",
+    ),
+    (
+        {"PrimaryContainer": container(ModelDataUrl="s3://bucket/models/")},
+        "PrimaryContainer.ModelDataUrl cannot be used: model data s3://bucket/models/ ends "
+        "with '/', which names a prefix: use S3DataType S3Prefix for a prefix.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("shape", "message"), UNSUPPORTED)
+def test_models_moorage_cannot_run_are_refused_up_front(
+    sm: Any, shape: dict[str, Any], message: str
+) -> None:
+    name = unique("unsupported")
+    with pytest.raises(ClientError) as err:
+        sm.create_model(ModelName=name, **shape)
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert err.value.response["Error"]["Message"] == message
+    # Nothing was stored.
+    with pytest.raises(ClientError) as missing:
+        sm.describe_model(ModelName=name)
+    assert "Could not find model" in missing.value.response["Error"]["Message"]
 
 
 def test_list_paging_sorting_and_time_filters(sm: Any) -> None:

@@ -88,13 +88,7 @@ def updating(
 ) -> Endpoint:
     """What UpdateEndpoint stores."""
     plan = plan_update(endpoint, new, deployment_config=deployment_config, now=now, **options)
-    return endpoint.with_changes(
-        status=EndpointStatus.UPDATING,
-        failure_reason=None,
-        deployment=plan.deployment.to_doc(),
-        next_group=plan.next_group,
-        modified=now,
-    )
+    return plan.started(endpoint, now)
 
 
 def capacities(endpoint: Endpoint, desired: list[dict[str, Any]], now: float) -> Endpoint:

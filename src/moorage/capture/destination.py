@@ -42,6 +42,11 @@ class Destination:
     prefix: str = ""
     path: str = ""
 
+    @property
+    def place(self) -> tuple[str, str, str, str]:
+        """Where files land, whatever the URL's spelling (``s3://b/p/`` is ``s3://b/p``)."""
+        return (self.kind.value, self.bucket, self.prefix, self.path)
+
     def join(self, relative_key: str) -> str:
         """The full S3 key or file path of ``relative_key`` under this destination."""
         if self.kind is DestinationKind.LOCAL:

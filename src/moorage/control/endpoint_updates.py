@@ -91,14 +91,7 @@ class EndpointUpdatesService:
 
     def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         endpoint, plan = self._plan(params)
-        updated = endpoint.with_changes(
-            status=EndpointStatus.UPDATING,
-            failure_reason=None,
-            deployment=plan.deployment.to_doc(),
-            next_group=plan.next_group,
-            modified=self.ctx.now(),
-        )
-        self.ctx.store.put(updated.to_record())
+        self.ctx.store.put(plan.started(endpoint, self.ctx.now()).to_record())
         self.ctx.notify(endpoint.name)
         return {"EndpointArn": endpoint.arn}
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from moorage.control.context import ControlContext
 from moorage.control.paging import Listing, in_time_window, page
-from moorage.control.pending import pending_summary
+from moorage.control.pending import pending_config_name, pending_summary
+from moorage.control.serverless_wire import add_serverless
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain import endpoint_config as config_domain
 from moorage.domain import inference_component as component_domain
@@ -95,7 +96,10 @@ def initial_state(
 
 
 def variant_wire(
-    endpoint: Endpoint, variant: VariantState, config: EndpointConfig | None
+    endpoint: Endpoint,
+    variant: VariantState,
+    config: EndpointConfig | None,
+    pending: EndpointConfig | None = None,
 ) -> dict[str, Any]:
     observed = endpoint.observed.get(variant.name, ObservedVariant())
     wire: dict[str, Any] = {
@@ -118,6 +122,7 @@ def variant_wire(
     if spec is not None:
         wire["ManagedInstanceScaling"] = spec.spec.get("ManagedInstanceScaling")
         wire["RoutingConfig"] = spec.spec.get("RoutingConfig")
+    add_serverless(wire, spec, pending.variant(variant.name) if pending else None)
     return wire
 
 
@@ -142,16 +147,19 @@ def capture_summary(config: EndpointConfig | None) -> dict[str, Any] | None:
     }
 
 
-def describe_wire(endpoint: Endpoint, config: EndpointConfig | None) -> dict[str, Any]:
+def describe_wire(
+    endpoint: Endpoint, config: EndpointConfig | None, pending: EndpointConfig | None = None
+) -> dict[str, Any]:
+    """DescribeEndpoint's answer; ``pending`` is the config an update under way moves to."""
     return {
         "EndpointName": endpoint.name,
         "EndpointArn": endpoint.arn,
         "EndpointConfigName": endpoint.config_name,
         "ProductionVariants": [
-            variant_wire(endpoint, v, config) for v in endpoint.production_variants
+            variant_wire(endpoint, v, config, pending) for v in endpoint.production_variants
         ],
         "ShadowProductionVariants": [
-            variant_wire(endpoint, v, config) for v in endpoint.shadow_variants
+            variant_wire(endpoint, v, config, pending) for v in endpoint.shadow_variants
         ]
         or None,
         "DataCaptureConfig": capture_summary(config),
@@ -160,7 +168,7 @@ def describe_wire(endpoint: Endpoint, config: EndpointConfig | None) -> dict[str
         "CreationTime": endpoint.created,
         "LastModifiedTime": endpoint.modified,
         "LastDeploymentConfig": endpoint.last_deployment_config,
-        "PendingDeploymentSummary": pending_summary(endpoint),
+        "PendingDeploymentSummary": pending_summary(endpoint, pending),
     }
 
 
@@ -229,7 +237,12 @@ class EndpointsService:
         endpoint = self.get(params["EndpointName"])
         record = self.ctx.store.get(config_domain.KIND, endpoint.config_name)
         config = config_domain.endpoint_config_from_record(record) if record else None
-        return describe_wire(endpoint, config)
+        pending = None
+        new_config = pending_config_name(endpoint)
+        if new_config is not None:
+            found = self.ctx.store.get(config_domain.KIND, new_config)
+            pending = config_domain.endpoint_config_from_record(found) if found else None
+        return describe_wire(endpoint, config, pending)
 
     def delete_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         endpoint = self.get(params["EndpointName"])
@@ -242,11 +255,21 @@ class EndpointsService:
         return {}
 
     def _check_no_components(self, endpoint: Endpoint) -> None:
-        """AWS refuses to delete an endpoint that still hosts inference components."""
+        """AWS refuses to delete an endpoint that still hosts inference components.
+
+        Components already ``Deleting`` do not count: scripts delete their
+        components and then the endpoint without waiting in between. They
+        go with the endpoint (the component runner removes them once their
+        copies have stopped, and only then the endpoint's record goes).
+        """
         names = sorted(
-            r.name
-            for r in self.ctx.store.list_records(component_domain.KIND)
-            if str(r.doc.get("endpoint", "")).lower() == endpoint.name.lower()
+            component.name
+            for component in (
+                component_domain.component_from_record(r)
+                for r in self.ctx.store.list_records(component_domain.KIND)
+                if str(r.doc.get("endpoint", "")).lower() == endpoint.name.lower()
+            )
+            if component.status is not component_domain.ComponentStatus.DELETING
         )
         if names:
             raise ValidationError(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from moorage.control.serverless_wire import add_pending_serverless
 from moorage.deploy.deployment import Deployment
 from moorage.deploy.rollout import Phase
 from moorage.domain.endpoint import Endpoint
+from moorage.domain.endpoint_config import EndpointConfig
 
 
 def variant_status(deployment: Deployment) -> tuple[str, str, float]:
@@ -23,7 +25,18 @@ def variant_status(deployment: Deployment) -> tuple[str, str, float]:
     return status, f"{prefix}{step.name}", rollout.since
 
 
-def pending_summary(endpoint: Endpoint) -> dict[str, Any] | None:
+def pending_config_name(endpoint: Endpoint) -> str | None:
+    """The endpoint config an UpdateEndpoint under way moves the endpoint to, if any."""
+    if endpoint.deployment is None:
+        return None
+    deployment = Deployment.from_doc(endpoint.deployment)
+    return deployment.new_config if deployment.rollout.kind == "update" else None
+
+
+def pending_summary(
+    endpoint: Endpoint, new_config: EndpointConfig | None = None
+) -> dict[str, Any] | None:
+    """``PendingDeploymentSummary``; ``new_config`` (the one moved to) adds serverless members."""
     if endpoint.deployment is None:
         return None
     deployment = Deployment.from_doc(endpoint.deployment)
@@ -36,17 +49,21 @@ def pending_summary(endpoint: Endpoint) -> dict[str, Any] | None:
     for variant in deployment.new_variants:
         layout = layouts.get(variant.name)
         ids = deployment.fleets.get(variant.name)
-        (shadows if variant.shadow else variants).append(
-            {
-                "VariantName": variant.name,
-                "CurrentWeight": variant.weight * (layout.green_share if layout else 0.0),
-                "DesiredWeight": variant.desired_weight,
-                "CurrentInstanceCount": layout.green_active if layout else 0,
-                "DesiredInstanceCount": variant.desired_count,
-                "InstanceType": ids.green_type if ids and ids.green_type != "serverless" else None,
-                "VariantStatus": [{"Status": status, "StatusMessage": message, "StartTime": since}],
-            }
+        entry: dict[str, Any] = {
+            "VariantName": variant.name,
+            "CurrentWeight": variant.weight * (layout.green_share if layout else 0.0),
+            "DesiredWeight": variant.desired_weight,
+            "CurrentInstanceCount": layout.green_active if layout else 0,
+            "DesiredInstanceCount": variant.desired_count,
+            "InstanceType": ids.green_type if ids and ids.green_type != "serverless" else None,
+            "VariantStatus": [{"Status": status, "StatusMessage": message, "StartTime": since}],
+        }
+        add_pending_serverless(
+            entry,
+            new_config.variant(variant.name) if new_config else None,
+            serving=bool(layout and layout.green_active and layout.green_share),
         )
+        (shadows if variant.shadow else variants).append(entry)
     return {
         "EndpointConfigName": deployment.new_config,
         "ProductionVariants": variants,

@@ -150,8 +150,6 @@ class Deployment:
             changes["config_name"] = self.new_config
             changes["variants"] = self.new_variants
             changes["failure_reason"] = None
-            if rollout.kind == "update":
-                changes["last_deployment_config"] = self.deployment_config
         else:
             changes["config_name"] = self.old_config
             changes["variants"] = self.old_variants

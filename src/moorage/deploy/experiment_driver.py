@@ -262,14 +262,7 @@ class ExperimentDriver:
         if record is None:
             raise ValueError(f'endpoint configuration "{config_name}" does not exist')
         config = config_domain.endpoint_config_from_record(record)
-        plan = plan_update(endpoint, config, deployment_config=None, now=now)
-        return endpoint.with_changes(
-            status=EndpointStatus.UPDATING,
-            failure_reason=None,
-            deployment=plan.deployment.to_doc(),
-            next_group=plan.next_group,
-            modified=now,
-        )
+        return plan_update(endpoint, config, deployment_config=None, now=now).started(endpoint, now)
 
     def drop_unused_config(self, experiment: Experiment) -> None:
         drop_unused_config(self.store, self.partition, experiment)

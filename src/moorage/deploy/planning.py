@@ -23,7 +23,7 @@ from moorage.deploy.policy import (
     parse_policy,
 )
 from moorage.deploy.timeline import Fleet, Step, capacity_steps, plan_steps, total_wait_s
-from moorage.domain.endpoint import Endpoint, VariantState
+from moorage.domain.endpoint import Endpoint, EndpointStatus, VariantState
 from moorage.domain.endpoint_config import EndpointConfig
 
 RETAINABLE = ("DesiredInstanceCount", "DesiredWeight")
@@ -35,6 +35,26 @@ class UpdatePlan:
     steps: list[Step]
     deployment: Deployment
     next_group: int
+
+    def started(self, endpoint: Endpoint, now: float) -> Endpoint:
+        """The endpoint as UpdateEndpoint stores it: ``Updating``, carrying this plan.
+
+        An update's ``DeploymentConfig`` (given, or retained) becomes the
+        endpoint's ``LastDeploymentConfig`` at once, whether the update then
+        completes or rolls back: AWS shows the latest update's config, and
+        ``RetainDeploymentConfig`` reuses it (so a canary that rolled back
+        runs as the same canary again). An update without one leaves it as
+        it was.
+        """
+        last = self.deployment.deployment_config
+        return endpoint.with_changes(
+            status=EndpointStatus.UPDATING,
+            failure_reason=None,
+            deployment=self.deployment.to_doc(),
+            next_group=self.next_group,
+            last_deployment_config=endpoint.last_deployment_config if last is None else last,
+            modified=now,
+        )
 
 
 def _current_counts(endpoint: Endpoint) -> dict[str, tuple[str, int, str]]:

@@ -126,7 +126,8 @@ def test_alarm_during_a_bake_rolls_back(alarm_at: float, switched: bool) -> None
     assert done.config_name == "blue"
     assert only_groups(done) == [("g1", "blue", 4)]
     assert done.failure_reason is not None and f'alarm "{ALARM}"' in done.failure_reason
-    assert done.last_deployment_config is None
+    # The update's config stays the latest one, for RetainDeploymentConfig to reuse.
+    assert done.last_deployment_config == canary(wait=300)
     assert any(e.status is EndpointStatus.ROLLING_BACK for e in sim.history)
     assert_served_throughout(sim)
 
