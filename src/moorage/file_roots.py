@@ -169,7 +169,12 @@ def local_path(url: str) -> str | None:
     """The path a ``file://`` URL or plain path names; None for any other scheme."""
     if url.startswith("/"):
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # Not a URL at all (e.g. an unclosed "[" host): nothing local to confine;
+        # the location's own check refuses it.
+        return None
     if parts.scheme.lower() == "file":
         return unquote(parts.path)
     if not parts.scheme:

@@ -129,3 +129,9 @@ def test_program_must_stay_in_code() -> None:
     assert ".." in (program_problem("../../evil.py") or "")
     assert ".." in (program_problem("a/../b.py") or "")
     assert "NUL" in (program_problem("a\0.py") or "")
+
+
+def test_an_unparsable_url_names_no_local_path() -> None:
+    from moorage.file_roots import local_path
+
+    assert local_path("https://[bucket/m.tar.gz") is None
