@@ -4,7 +4,7 @@ Run with ``.venv/bin/python bench/router.py`` (``--write`` also puts the table
 into ``docs/benchmarks.md``). It starts ``moorage serve`` on a free port in a
 temporary data dir, deploys a no-op model (``transform_fn`` returns a
 constant) as a one-instance endpoint through boto3, reads the copy's own
-address from its log (``<data-dir>/logs/<endpoint>/<copy>.log``, the model
+address from its log (``<data-dir>/logs/<endpoint>/<variant>.<instance>.log``, the model
 server's "listening on" line), then drives both targets with the same load:
 
 - ``direct``: ``POST /invocations`` on the model server;

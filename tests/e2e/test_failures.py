@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,14 @@ def test_model_error_carries_the_original_answer(
     assert response["OriginalStatusCode"] == 500
     assert "the toolbox failed on purpose" in response["OriginalMessage"]
     assert f"/aws/sagemaker/Endpoints/{name}" in response["LogStreamArn"]
-    logs = list((serving.data_dir / "logs" / name).glob("*.log"))
-    assert logs and "the toolbox failed on purpose" in "".join(p.read_text() for p in logs)
+    # The copy's output reaches its log stream's file moments after it is printed.
+    deadline = time.monotonic() + 30
+    while True:
+        logs = list((serving.data_dir / "logs" / name).glob("*.log"))
+        if logs and "the toolbox failed on purpose" in "".join(p.read_text() for p in logs):
+            break
+        assert time.monotonic() < deadline, f"the traceback is not in {logs}"
+        time.sleep(0.1)
     delete(esm, name)
 
 

@@ -2,6 +2,7 @@
 
 - ``POST /`` with ``X-Amz-Target: SageMaker.*`` → SageMaker JSON 1.1
 - ``POST /`` with ``X-Amz-Target: GraniteServiceVersion20100801.*`` → CloudWatch JSON 1.0
+- ``POST /`` with ``X-Amz-Target: Logs_20140328.*`` → CloudWatch Logs JSON 1.1
 - ``POST /`` form-encoded with ``Action=`` → CloudWatch query protocol
 - ``POST /service/GraniteServiceVersion20100801/operation/*`` → CloudWatch RPC v2 CBOR
 - ``POST /endpoints/{name}/invocations[-response-stream]`` → SageMaker Runtime
@@ -132,11 +133,9 @@ class App:
             await _drain_quietly(receive, self.max_body)
             await _error(send, 400, "UnknownOperationException", f"Unknown operation {target!r}.")
             return
-        content_type: bytes = (
-            b"application/x-amz-json-1.0"
-            if service.target_prefix != "SageMaker"
-            else b"application/x-amz-json-1.1"
-        )
+        # SageMaker and CloudWatch Logs answer JSON 1.1, CloudWatch JSON 1.0.
+        json_version = service.model.metadata.get("jsonVersion", "1.0")
+        content_type = f"application/x-amz-json-{json_version}".encode()
         declared = headers.get("content-type", "").partition(";")[0].strip().lower()
         if declared not in JSON_CONTENT_TYPES:
             await _drain_quietly(receive, self.max_body)

@@ -15,6 +15,7 @@ import botocore.session
 SAGEMAKER = "sagemaker"
 SAGEMAKER_RUNTIME = "sagemaker-runtime"
 CLOUDWATCH = "cloudwatch"
+LOGS = "logs"
 
 
 @functools.cache

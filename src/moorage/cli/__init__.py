@@ -1,7 +1,7 @@
 """The ``moorage`` command line: one module per command.
 
 ``moorage serve`` (:mod:`moorage.cli.serve`) runs the server; ``plan``,
-``placement``, ``replay`` and ``shadow-report`` work against a running
+``placement``, ``replay``, ``shadow-report`` and ``logs`` work against a running
 server, signing with its key (:mod:`moorage.cli.common`); ``credentials``
 prints that key or writes it as an AWS profile. This command line is how
 users, tests and benchmarks start moorage.
@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 
 from moorage import __version__
-from moorage.cli import credentials, placement, plan, replay, serve, shadow_report
+from moorage.cli import credentials, logs, placement, plan, replay, serve, shadow_report
 
-COMMANDS = (serve, plan, placement, replay, shadow_report, credentials)
+COMMANDS = (serve, plan, placement, replay, shadow_report, logs, credentials)
 
 
 def build_parser() -> argparse.ArgumentParser:
