@@ -19,6 +19,7 @@ import uvicorn
 from moorage.api.app import App, Routes
 from moorage.api.cloudwatch_api import CloudWatch
 from moorage.api.gate import Gate
+from moorage.api.logs_api import install_logs
 from moorage.api.placement_page import PATH as PLACEMENT_PATH
 from moorage.api.placement_page import PlacementPage
 from moorage.api.plan_page import PATH as PLAN_PATH
@@ -45,8 +46,12 @@ from moorage.fleet.artifact_preparer import ArtifactPreparer
 from moorage.fleet.images import ImageMap
 from moorage.fleet.local import LocalProcessFleet
 from moorage.http_limits import HttpLimits, limited_protocol
+from moorage.logs.layout import LOGS_DIR
+from moorage.logs.names import LogArns
+from moorage.logs.service import LogsService
 from moorage.monitoring import InvocationMetrics
 from moorage.monitoring.capture_metrics import CaptureMetrics
+from moorage.monitoring.usage_metrics import UsageMetrics
 from moorage.quickdeploy import QuickDeploy, deploy, how_to_invoke
 from moorage.runtime.invoke import Invoker
 from moorage.runtime.router import Router
@@ -54,6 +59,7 @@ from moorage.runtime.shadow import ShadowMirror
 from moorage.runtime.upstream import Upstream
 from moorage.settings import Settings
 from moorage.store.sqlite import SqliteStore
+from moorage.usage import UsageSampler
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +119,7 @@ class Moorage:
             schedule=self.reconciler.wake_at,
         )
         self.reconciler.add_hook(self.components.hook)
+        self.reconciler.add_delete_guard(self.components.holds)
         self.ctx = ControlContext(
             self.store,
             clock,
@@ -134,6 +141,13 @@ class Moorage:
         self.components.alarms = alarm_check(self.alarms)
         wake_on_transitions(self.alarms, self.reconciler.poke)
         self.invocation_metrics = InvocationMetrics(self.metrics)
+        # The copies' utilization, requests in flight and setup times.
+        self.usage = UsageSampler(
+            self.fleet,
+            UsageMetrics(self.metrics),
+            clock,
+            interval_s=settings.metrics_sample_interval_s,
+        )
         self.shadows = ShadowMirror(
             self.router,
             self.upstream,
@@ -168,6 +182,11 @@ class Moorage:
             ]
         )
         self.cloudwatch.install(self.routes)
+        # The model servers' output, as CloudWatch Logs (docs/logs.md).
+        self.logs = LogsService(
+            settings.data_dir / LOGS_DIR, LogArns(settings.region, settings.account_id)
+        )
+        install_logs(self.routes, self.logs)
         self.sagemaker = sagemaker_service(self.plane)
         self.app = App(
             self.sagemaker,
@@ -183,10 +202,12 @@ class Moorage:
         await self.cloudwatch.start()
         self.capture.start()
         await self.reconciler.start()
+        self.usage.start()
 
     async def stop(self) -> None:
         """Stop background work, every copy, and close the store."""
         try:
+            await self.usage.stop()
             await self.shadows.aclose()
             await self._close_capture()
             await self.cloudwatch.stop()

@@ -34,6 +34,9 @@ class Settings:
     # Per shadow variant: copied requests waiting, and in flight (docs/shadow-tests.md).
     shadow_queue_size: int = 256
     shadow_concurrency: int = 8
+    # Seconds between samples of the copies' processes: utilization, requests
+    # in flight, model setup times (docs/metrics-and-alarms.md).
+    metrics_sample_interval_s: float = 10.0
     # Above 1, the server's clock runs this many times faster than real time
     # (moorage.clock.ScaledClock) for trying out experiment schedules; model
     # processes keep real time for their start-up and drain timeouts.

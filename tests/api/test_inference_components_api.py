@@ -741,3 +741,23 @@ def test_the_placement_page(server: MoorageServer, endpoint: str) -> None:
     missing = request(server.url, "GET", "/moorage/placement/no-such-endpoint")
     assert missing.status == 400
     assert missing.json()["__type"] == "ValidationException"
+
+
+def test_artifacts_the_fleet_cannot_fetch_are_refused_up_front(sm: Any, endpoint: str) -> None:
+    name = unique("ic-prefix")
+    with pytest.raises(ClientError) as caught:
+        sm.create_inference_component(
+            InferenceComponentName=name,
+            EndpointName=endpoint,
+            Specification={
+                "Container": {"Image": "img", "ArtifactUrl": "s3://bucket/model/"},
+                "ComputeResourceRequirements": compute(0.5, 512),
+            },
+            RuntimeConfig={"CopyCount": 1},
+        )
+    assert error_of(caught) == (
+        "ValidationException",
+        "Specification.Container.ArtifactUrl cannot be used: model data s3://bucket/model/ "
+        "ends with '/', which names a prefix: use S3DataType S3Prefix for a prefix.",
+    )
+    assert name not in components_on(sm, endpoint)

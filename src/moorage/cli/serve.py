@@ -43,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.shadow_concurrency <= 1024:
         print("moorage serve: --shadow-concurrency must be from 1 to 1024", file=sys.stderr)
         return 2
+    if not 1 <= args.metrics_sample_interval <= 3600:
+        print(
+            "moorage serve: --metrics-sample-interval must be from 1 to 3600 seconds",
+            file=sys.stderr,
+        )
+        return 2
     if not 0 < args.clock_speed <= 1_000_000:
         print("moorage serve: --clock-speed must be above 0 and at most 1000000", file=sys.stderr)
         return 2
@@ -78,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         capture_flush_interval_s=args.capture_flush_interval,
         shadow_queue_size=args.shadow_queue,
         shadow_concurrency=args.shadow_concurrency,
+        metrics_sample_interval_s=args.metrics_sample_interval,
         clock_speed=args.clock_speed,
         file_roots=roots,
         max_unpacked_bytes=max_unpacked,
@@ -158,6 +165,14 @@ def add_parser(commands: Any) -> None:
         default=8,
         metavar="N",
         help="copied requests in flight at once per shadow variant (default 8)",
+    )
+    serve.add_argument(
+        "--metrics-sample-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="sample the copies' CPU, memory, disk and GPU utilization and requests in flight "
+        "this often (default 10, from 1 to 3600); see docs/metrics-and-alarms.md",
     )
     serve.add_argument(
         "--max-header-size",

@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from moorage.control import component_spec as checks
+from moorage.control.component_merge import merged_specification
 from moorage.control.component_wire import describe_wire, summary_wire
 from moorage.control.context import ControlContext
 from moorage.control.endpoints import EndpointsService
 from moorage.control.location_checks import check_container
+from moorage.control.model_support import check_artifact_url
 from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.deploy import component_plan as plan
@@ -190,6 +192,9 @@ class InferenceComponentsService:
     def _check(self, spec: Mapping[str, Any], variant: VariantSpec, endpoint: Endpoint) -> None:
         checks.check_specification(spec, variant)
         check_container(self.ctx.file_roots, "Specification.Container", spec.get("Container") or {})
+        check_artifact_url(
+            "Specification.Container.ArtifactUrl", (spec.get("Container") or {}).get("ArtifactUrl")
+        )
         try:
             requirements_of(spec)
         except ValueError as exc:
@@ -301,13 +306,15 @@ class InferenceComponentsService:
     def update_inference_component(self, params: dict[str, Any]) -> dict[str, Any]:
         component = self.get(params["InferenceComponentName"])
         checks.check_specification_choice(params, required=False)
-        spec = params.get("Specification")
+        given = params.get("Specification")
         runtime = params.get("RuntimeConfig")
-        if spec is None and runtime is None:
+        if given is None and runtime is None:
             raise ValidationError(
                 f'Nothing to update for inference component "{component.arn}": specify '
                 "Specification, RuntimeConfig or both."
             )
+        # Members the update leaves out keep their stored values (docs/inference-components.md).
+        spec = None if given is None else merged_specification(component.spec, given)
         return self._update(component, spec, runtime, params.get("DeploymentConfig"))
 
     def update_inference_component_runtime_config(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from moorage.control.context import ControlContext
 from moorage.control.location_checks import check_model
+from moorage.control.model_support import check_runnable
 from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain.model import KIND, Model, model_from_record
@@ -48,10 +49,9 @@ def _check_containers(params: dict[str, Any]) -> None:
     if params.get("InferenceExecutionConfig") and not containers:
         raise ValidationError("InferenceExecutionConfig can only be specified with Containers.")
     for container in [primary] if primary else list(containers or []):
-        if not container.get("Image"):
-            raise ValidationError(
-                "Each container must specify an Image; ModelPackageName is not supported."
-            )
+        # A model package names no Image; check_runnable says it is not run yet.
+        if not container.get("Image") and not container.get("ModelPackageName"):
+            raise ValidationError("Each container must specify an Image.")
         if container.get("ModelDataUrl") and container.get("ModelDataSource"):
             raise ValidationError(
                 "Specify either ModelDataUrl or ModelDataSource for a container, not both."
@@ -80,6 +80,7 @@ class ModelsService:
         arn = self.ctx.arn(KIND, name)
         _check_containers(params)
         check_model(self.ctx.file_roots, params)
+        check_runnable(params)
         tags = tag_pairs(params.get("Tags"))
         check_tag_count(tags)
         spec = {k: v for k, v in params.items() if k != "Tags"}

@@ -299,7 +299,7 @@ class Invoker:
     def log_stream_arn(self, route: EndpointRoute, copy: Copy) -> str:
         """The copy's log stream, which the Logs API serves (docs/logs.md)."""
         spec = copy.spec
-        group = copy_group(route.name, spec.component)
+        group = copy_group(spec.endpoint, spec.component)
         stream = copy_stream(
             spec.endpoint, spec.variant, spec.component, spec.copy_id, spec.log_stream
         )
