@@ -3,7 +3,8 @@
 The bottom layer under the fleet: before a model copy starts,
 :mod:`moorage.fleet.prepare` turns the model's data location into a local
 model directory with :func:`materialize` and installs its
-``code/requirements.txt`` with :func:`ensure_requirements`. Everything here
+``code/requirements.txt`` with :func:`ensure_requirements`, after fetching the
+code ``SAGEMAKER_SUBMIT_DIRECTORY`` names with :func:`materialize_code`. Everything here
 is synchronous and thread-safe; callers run it in a worker thread. Every
 failure is an :class:`ArtifactError` whose message is fit to be an endpoint's
 ``FailureReason``. See ``docs/artifacts.md``.
@@ -12,6 +13,7 @@ Modules: :mod:`~moorage.artifacts.locations` (parsing URLs and
 ``ModelDataSource``), :mod:`~moorage.artifacts.s3` (botocore),
 :mod:`~moorage.artifacts.cache` (downloads), :mod:`~moorage.artifacts.extract`
 (tar safety), :mod:`~moorage.artifacts.model_dir` (model directories),
+:mod:`~moorage.artifacts.code_dir` (the code directory),
 :mod:`~moorage.artifacts.requirements` (pip), :mod:`~moorage.artifacts.space`
 (the unpacked-size cap, the free-space reserve, a full disk).
 """
@@ -23,6 +25,7 @@ from moorage.artifacts.cache import (
     FetchedArtifact,
     FetchLimits,
 )
+from moorage.artifacts.code_dir import CodeLocation, materialize_code
 from moorage.artifacts.deadline import Deadline
 from moorage.artifacts.errors import ArtifactError
 from moorage.artifacts.extract import (
@@ -43,6 +46,7 @@ from moorage.artifacts.model_dir import materialize, release
 from moorage.artifacts.requirements import (
     DEFAULT_PIP_TIMEOUT_S,
     ensure_requirements,
+    install_requirements,
     requirements_key,
 )
 from moorage.artifacts.s3 import S3ClientFactory, make_s3_client
@@ -56,6 +60,7 @@ __all__ = [
     "ArtifactCache",
     "ArtifactError",
     "ArtifactLocation",
+    "CodeLocation",
     "CompressionType",
     "Deadline",
     "ExtractLimits",
@@ -67,8 +72,10 @@ __all__ = [
     "S3DataType",
     "ensure_requirements",
     "extract_archive",
+    "install_requirements",
     "make_s3_client",
     "materialize",
+    "materialize_code",
     "parse_location",
     "release",
     "requirements_key",

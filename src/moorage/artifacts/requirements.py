@@ -12,7 +12,9 @@ On disk: ``<cache_root>/<key>/`` for finished installs, and
 ``<cache_root>/.partial-<pid>-…`` while pip runs; the install is renamed into
 place only when pip succeeded, so a failed, killed or concurrent install never
 leaves a half environment. The fleet (:mod:`moorage.fleet.prepare`) calls
-:func:`ensure_requirements` after :func:`moorage.artifacts.model_dir.materialize`.
+:func:`ensure_requirements` after :func:`moorage.artifacts.model_dir.materialize`,
+or :func:`install_requirements` for the ``requirements.txt`` of code fetched
+from ``SAGEMAKER_SUBMIT_DIRECTORY`` (:mod:`moorage.artifacts.code_dir`).
 
 The key covers the requirements file's text only: a requirement naming a
 relative local path (resolved from ``code/``) is not re-installed when that
@@ -79,13 +81,39 @@ def ensure_requirements(
     ``max_bytes`` caps the installed size; ``reserve`` is the free space to
     leave on the disk.
     """
-    requirements = model_dir / REQUIREMENTS
+    return install_requirements(
+        model_dir / REQUIREMENTS,
+        cache_root,
+        python_executable,
+        shown=str(REQUIREMENTS),
+        timeout_s=timeout_s,
+        max_bytes=max_bytes,
+        reserve=reserve,
+    )
+
+
+def install_requirements(
+    requirements: Path,
+    cache_root: Path,
+    python_executable: str | Path,
+    *,
+    shown: str,
+    timeout_s: float = DEFAULT_PIP_TIMEOUT_S,
+    max_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+    reserve: FreeSpaceReserve | None = None,
+) -> Path | None:
+    """Install the ``requirements`` file if it exists (:func:`ensure_requirements` for any file).
+
+    ``shown`` names the file in messages: ``code/requirements.txt`` for a
+    model's, something saying where it came from for code fetched on its own
+    (:mod:`moorage.artifacts.code_dir`).
+    """
     if not requirements.is_file():
         return None
     try:
         content = requirements.read_bytes()
     except OSError as exc:
-        raise ArtifactError(f"{REQUIREMENTS} could not be read: {exc.strerror or exc}") from None
+        raise ArtifactError(f"{shown} could not be read: {exc.strerror or exc}") from None
     if not has_requirements(content):
         return None
     executable = str(python_executable)
@@ -93,35 +121,34 @@ def ensure_requirements(
     final = cache_root / key
     if final.is_dir():
         return final
-    watch = _Watch(max_bytes, reserve or FreeSpaceReserve(), cache_root)
+    what = f"pip install -r {shown}"
+    watch = _Watch(what, max_bytes, reserve or FreeSpaceReserve(), cache_root)
     try:
         cache_root.mkdir(parents=True, exist_ok=True)
         with lock_for(str(cache_root.resolve()), "requirements", key):
             if final.is_dir():
                 return final
-            watch.reserve.check(_WHAT, cache_root)
+            watch.reserve.check(what, cache_root)
             with staged_dir(final) as temp:
                 _pip_install(executable, requirements, temp, timeout_s, watch)
                 try:
                     make_private(temp)
                 except OSError as exc:
                     raise ArtifactError(
-                        f"the packages of {REQUIREMENTS} could not be made private to this "
+                        f"the packages of {shown} could not be made private to this "
                         f"user: {exc.strerror or exc}"
                     ) from None
     except OSError as exc:
         # Making or renaming the install's folder (the writes are pip's).
-        raise ArtifactError(f"{_WHAT} failed: {os_error_cause(exc, cache_root)}") from None
+        raise ArtifactError(f"{what} failed: {os_error_cause(exc, cache_root)}") from None
     return final
-
-
-_WHAT = f"pip install -r {REQUIREMENTS}"
 
 
 class _Watch:
     """The limits a running install is held to."""
 
-    def __init__(self, max_bytes: int, reserve: FreeSpaceReserve, root: Path) -> None:
+    def __init__(self, what: str, max_bytes: int, reserve: FreeSpaceReserve, root: Path) -> None:
+        self.what = what
         self.max_bytes = max_bytes
         self.reserve = reserve
         self.root = root
@@ -129,8 +156,8 @@ class _Watch:
     def check(self, target: Path) -> None:
         """Raise if the install is over the cap or the disk is down to the reserve."""
         if tree_size(target) > self.max_bytes:
-            raise cap_error(_WHAT, self.max_bytes, "installed")
-        self.reserve.check(_WHAT, self.root)
+            raise cap_error(self.what, self.max_bytes, "installed")
+        self.reserve.check(self.what, self.root)
 
 
 def requirements_key(content: bytes, tag: str) -> str:
@@ -190,9 +217,9 @@ def _pip_install(
         "-r",
         requirements.name,
     ]
-    what = _WHAT
+    what = watch.what
     try:
-        # Run from code/ so that relative paths in the file resolve as they
+        # Run from the file's folder so that relative paths in it resolve as they
         # would for `pip install -r requirements.txt` there; in its own
         # session so that a timeout also stops the build processes pip starts.
         proc = subprocess.Popen(

@@ -1,8 +1,10 @@
 """Loading the inference script and binding its handlers to the contract.
 
-The script is ``DIR/code/inference.py`` (``SAGEMAKER_PROGRAM`` names another
-file in ``DIR/code``); ``DIR/code`` goes first on ``sys.path`` so it can import
-its siblings. The SageMaker inference toolkit's handler convention applies:
+The script is ``inference.py`` in the code directory, ``DIR/code`` unless the
+fleet fetched the code from ``SAGEMAKER_SUBMIT_DIRECTORY`` (``--code-dir``;
+``SAGEMAKER_PROGRAM`` names another file there); that directory goes first on
+``sys.path`` so the script can import its siblings. The SageMaker inference
+toolkit's handler convention applies:
 
 - ``model_fn(model_dir[, context])`` is required;
 - ``input_fn(input_data, content_type[, context])``,
@@ -88,21 +90,22 @@ class Handlers:
         return any(h.takes_context for h in (self.input_fn, self.predict_fn, self.output_fn))
 
 
-def script_path(model_dir: Path, program: str) -> Path:
+def script_path(model_dir: Path, program: str, code_dir: Path | None = None) -> Path:
     """Where the script lives: ``program`` may be a file name or a module name.
 
-    It must stay inside ``code/``: CreateModel refuses other values, and this
-    refuses those of models stored before it did.
+    It must stay inside the code directory (``code_dir``, by default
+    ``model_dir/code``): CreateModel refuses other values, and this refuses
+    those of models stored before it did.
     """
     name = program if program.endswith(".py") else f"{program}.py"
     relative = PurePosixPath(name)
     if relative.is_absolute() or ".." in relative.parts:
         raise StartupError(
             ExitCode.USAGE,
-            f"SAGEMAKER_PROGRAM={program!r} must name a file in the model's code/ directory "
+            f"SAGEMAKER_PROGRAM={program!r} must name a file in the code directory "
             "(no absolute path, no '..').",
         )
-    return model_dir / "code" / name
+    return (code_dir if code_dir is not None else model_dir / "code") / name
 
 
 def import_script(path: Path) -> ModuleType:
@@ -110,8 +113,9 @@ def import_script(path: Path) -> ModuleType:
     if not path.is_file():
         raise StartupError(
             ExitCode.SCRIPT,
-            f"The inference script {path} does not exist; put inference.py in the model's "
-            "code/ directory or set SAGEMAKER_PROGRAM to the file that defines model_fn.",
+            f"The inference script {path} does not exist; put inference.py in the code "
+            "directory (the model's code/, or the code SAGEMAKER_SUBMIT_DIRECTORY names) or set "
+            "SAGEMAKER_PROGRAM to the file that defines model_fn.",
         )
     code_dir = str(path.parent)
     if code_dir not in sys.path:

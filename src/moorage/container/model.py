@@ -29,6 +29,8 @@ class ModelSettings:
     model_dir: Path
     program: str
     default_accept: str
+    # The inference code's directory; None means model_dir/code.
+    code_dir: Path | None = None
 
 
 class LoadedModel:
@@ -74,7 +76,7 @@ def load(settings: ModelSettings) -> LoadedModel:
         raise StartupError(
             ExitCode.SCRIPT, f"The model directory {settings.model_dir} does not exist."
         )
-    path = script_path(settings.model_dir, settings.program)
+    path = script_path(settings.model_dir, settings.program, settings.code_dir)
     handlers = bind(import_script(path), path, default_accept=settings.default_accept)
     context = Context(str(settings.model_dir), system_properties(settings.model_dir))
     try:

@@ -10,6 +10,7 @@ that :mod:`moorage.container.server` reports it like any other failure
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ DEFAULT_SHUTDOWN_GRACE_S = 25.0
 # As in the SageMaker framework containers: how long one request may keep a worker.
 DEFAULT_MODEL_SERVER_TIMEOUT_S = 60
 _MAX_TIMEOUT_S = 24 * 3600
+# As in the SageMaker toolkits (and what the SageMaker SDK sets by default).
+DEFAULT_LOG_LEVEL = logging.INFO
+_LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DESCRIPTION = """\
 moorage's model server: the SageMaker inference container contract
@@ -41,15 +45,20 @@ output_fn or transform_fn), plus moorage's adapter endpoints (/adapters).
 
 EPILOG = f"""\
 environment:
-  SAGEMAKER_PROGRAM                     script file in MODEL_DIR/code (default {DEFAULT_PROGRAM})
+  SAGEMAKER_PROGRAM                     script file in the code directory
+                                        (default {DEFAULT_PROGRAM})
   SAGEMAKER_BIND_TO_PORT                port when --port is not given (default {DEFAULT_PORT})
   SAGEMAKER_MODEL_SERVER_WORKERS        handler threads (default {DEFAULT_WORKERS})
   SAGEMAKER_MODEL_SERVER_TIMEOUT        seconds a request may hold a worker: every worker held
                                         longer, with requests waiting, makes /ping unhealthy
                                         (default {DEFAULT_MODEL_SERVER_TIMEOUT_S})
   SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT  type for a missing or */* Accept (default {DEFAULT_ACCEPT})
+  SAGEMAKER_CONTAINER_LOG_LEVEL         level of Python logging in this process: a number (20)
+                                        or a name (INFO) (default INFO)
   SM_MODEL_DIR                          model directory when --model-dir is not given
                                         (default {DEFAULT_MODEL_DIR})
+  MOORAGE_CODE_DIR                      code directory when --code-dir is not given
+                                        (default MODEL_DIR/code)
   MOORAGE_FAILURE_FILE                  on a failed start, write the reason to this file
   MOORAGE_PARENT_PID                    exit when this process dies (orphan protection)
   MOORAGE_SHUTDOWN_GRACE_SECONDS        how long SIGTERM waits for in-flight requests
@@ -81,6 +90,9 @@ class Options:
     shutdown_grace_s: float
     unix_socket: Path | None = None
     timeout_s: float = DEFAULT_MODEL_SERVER_TIMEOUT_S
+    # Where the script lives; None means MODEL_DIR/code.
+    code_dir: Path | None = None
+    log_level: int = DEFAULT_LOG_LEVEL
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the model directory: model files, and code/inference.py "
         f"(default: $SM_MODEL_DIR, else {DEFAULT_MODEL_DIR})",
+    )
+    parser.add_argument(
+        "--code-dir",
+        metavar="DIR",
+        help="the directory holding the inference script and its siblings "
+        "(default: $MOORAGE_CODE_DIR, else MODEL_DIR/code)",
     )
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
@@ -133,6 +151,7 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Options:
         1,
         _MAX_TIMEOUT_S,
     )
+    code_dir = args.code_dir or environ.get("MOORAGE_CODE_DIR")
     parent = environ.get("MOORAGE_PARENT_PID")
     parent_pid = _int("MOORAGE_PARENT_PID", parent, 0, 1, 2**31) if parent else None
     failure = environ.get("MOORAGE_FAILURE_FILE")
@@ -158,7 +177,34 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Options:
         shutdown_grace_s=grace,
         unix_socket=Path(unix) if (unix := environ.get("MOORAGE_UNIX_SOCKET")) else None,
         timeout_s=float(timeout),
+        code_dir=Path(code_dir).absolute() if code_dir else None,
+        log_level=log_level(environ.get("SAGEMAKER_CONTAINER_LOG_LEVEL")),
     )
+
+
+def log_level(text: str | None) -> int:
+    """``SAGEMAKER_CONTAINER_LOG_LEVEL``: a logging level number or name.
+
+    The SageMaker SDK sends the number (``str(logging.INFO)``, ``"20"``); a
+    name is accepted too, in any case.
+    """
+    if text is None or not text.strip():
+        return DEFAULT_LOG_LEVEL
+    value = text.strip()
+    if value.upper() in _LEVEL_NAMES:
+        level: int = logging.getLevelName(value.upper())
+        return level
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= logging.CRITICAL:
+        raise StartupError(
+            ExitCode.USAGE,
+            f"SAGEMAKER_CONTAINER_LOG_LEVEL={text!r} is not a logging level: use a number "
+            f"from 0 to {logging.CRITICAL} or one of {', '.join(_LEVEL_NAMES)}.",
+        )
+    return number
 
 
 def failure_file(environ: Mapping[str, str]) -> Path | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -91,6 +92,22 @@ def report(exc: StartupError, failure_path: Path | None) -> int:
     return int(exc.code)
 
 
+def configure_logging(level: int) -> None:
+    """Python logging at ``SAGEMAKER_CONTAINER_LOG_LEVEL``, to stderr (the copy's log).
+
+    As in the framework containers, what the inference script logs at that
+    level or above reaches the log without the script configuring anything.
+    uvicorn's own loggers keep their level: the server reports what matters
+    (failures, stuck workers) itself, and logs no line per request.
+    """
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+
+
 def bind(host: str, port: int) -> socket.socket:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -124,6 +141,7 @@ def bind_unix(path: Path) -> socket.socket:
 
 def serve(options: Options, sockets: list[socket.socket]) -> int:
     """Serve on ``sockets``; the first is the TCP one reported on stdout."""
+    configure_logging(options.log_level)
     executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="handler")
     workers = Workers(executor, options.workers, options.timeout_s)
     app = ModelServerApp(workers)
@@ -149,7 +167,9 @@ def serve(options: Options, sockets: list[socket.socket]) -> int:
             f"moorage model server listening on http://{host}:{address[1]}", flush=True
         ),
     )
-    settings = ModelSettings(options.model_dir, options.program, options.default_accept)
+    settings = ModelSettings(
+        options.model_dir, options.program, options.default_accept, options.code_dir
+    )
     outcome: list[StartupError] = []
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(_run(server, sockets, app, settings, executor, outcome))

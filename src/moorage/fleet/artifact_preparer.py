@@ -9,17 +9,20 @@ from pathlib import Path
 from moorage.artifacts import (
     ArtifactCache,
     ArtifactError,
+    CodeLocation,
     ExtractLimits,
     ModelSource,
-    ensure_requirements,
+    install_requirements,
+    materialize_code,
 )
 from moorage.artifacts import materialize as materialize_source
 from moorage.artifacts import release as release_model_dir
 from moorage.artifacts.cache import PRIVATE_MARK
 from moorage.artifacts.fsutil import owned_name, remove
+from moorage.artifacts.requirements import REQUIREMENTS
 from moorage.artifacts.space import DEFAULT_MAX_UNPACKED_BYTES, os_error_cause
 from moorage.domain.model import ModelData
-from moorage.file_roots import FileRoots, OutsideRoots
+from moorage.file_roots import SUBMIT_DIRECTORY, FileRoots, OutsideRoots
 from moorage.fleet.prepare import PrepareError
 
 
@@ -34,7 +37,10 @@ class ArtifactPreparer:
     :meth:`sweep` at the next start if the server died.
 
     Local model data must lie inside ``file_roots`` (checked again here, for
-    models stored before the server was given its roots).
+    models stored before the server was given its roots), and so must local
+    code named by ``SAGEMAKER_SUBMIT_DIRECTORY``. Code fetched from there
+    goes through the same cache, caps and checks as model data
+    (:mod:`moorage.artifacts.code_dir`).
 
     ``max_unpacked_bytes`` caps what one model's data unpacks to, and what
     its requirements install to (``moorage serve --max-unpacked-size``); a
@@ -71,13 +77,42 @@ class ArtifactPreparer:
         except OSError as exc:
             raise PrepareError(_unprepared("the model data", exc, self.root)) from None
 
-    def requirements(self, model_dir: Path, *, use_cache: bool) -> Path | None:
-        root = self.root / "site" if use_cache else self.cache.private / owned_name(PRIVATE_MARK)
+    def code_dir(
+        self, submit_directory: str | None, model_dir: Path, *, timeout_s: float, use_cache: bool
+    ) -> Path:
         try:
-            return ensure_requirements(
+            location = CodeLocation.of(submit_directory)  # its messages name the variable
+            if location.source is not None:
+                self.file_roots.check_location(SUBMIT_DIRECTORY, location.value)
+        except (ArtifactError, OutsideRoots) as exc:
+            raise PrepareError(str(exc)) from None
+        try:
+            return materialize_code(
+                location,
                 model_dir,
+                self.cache,
+                timeout_s=timeout_s,
+                use_cache=use_cache,
+                limits=self.limits,
+            )
+        except ArtifactError as exc:
+            raise PrepareError(f"the code in {SUBMIT_DIRECTORY}: {exc}") from None
+        except OSError as exc:
+            raise PrepareError(_unprepared("the code", exc, self.root)) from None
+
+    def requirements(
+        self, model_dir: Path, *, use_cache: bool, code_dir: Path | None = None
+    ) -> Path | None:
+        root = self.root / "site" if use_cache else self.cache.private / owned_name(PRIVATE_MARK)
+        code = code_dir if code_dir is not None else model_dir / REQUIREMENTS.parent
+        in_model = code == model_dir / REQUIREMENTS.parent
+        shown = str(REQUIREMENTS) if in_model else f"requirements.txt of {SUBMIT_DIRECTORY}"
+        try:
+            return install_requirements(
+                code / REQUIREMENTS.name,
                 root,
                 self.python_executable,
+                shown=shown,
                 max_bytes=self.limits.max_bytes,
                 reserve=self.cache.reserve,
             )
@@ -86,8 +121,11 @@ class ArtifactPreparer:
         except OSError as exc:
             raise PrepareError(_unprepared("the requirements", exc, root)) from None
 
-    def release(self, model_dir: Path, site: Path | None) -> None:
+    def release(self, model_dir: Path, site: Path | None, code_dir: Path | None = None) -> None:
         release_model_dir(model_dir, self.cache)
+        if code_dir is not None:
+            # Private fetched code; code inside the model directory went with it.
+            release_model_dir(code_dir, self.cache)
         # A private install is <private>/copy-…/<key>: the copy's folder goes.
         folder = site.parent if site is not None else None
         if (

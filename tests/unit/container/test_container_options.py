@@ -52,6 +52,22 @@ def test_environment_settings() -> None:
     assert options.timeout_s == 7.0
 
 
+def test_code_dir_flag_beats_environment_and_defaults_to_none() -> None:
+    assert parse(["--model-dir", "/m"], {}).code_dir is None
+    env = {"MOORAGE_CODE_DIR": "/code/a"}
+    assert parse(["--model-dir", "/m"], env).code_dir == Path("/code/a")
+    assert parse(["--model-dir", "/m", "--code-dir", "/code/b"], env).code_dir == Path("/code/b")
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [(None, 20), ("", 20), ("20", 20), ("10", 10), ("debug", 10), ("WARNING", 30), (" 40 ", 40)],
+)
+def test_container_log_level(text: str | None, level: int) -> None:
+    env = {} if text is None else {"SAGEMAKER_CONTAINER_LOG_LEVEL": text}
+    assert parse(["--model-dir", "/m"], env).log_level == level
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "named"),
     [
@@ -62,6 +78,8 @@ def test_environment_settings() -> None:
         ([], {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "0"}, "SAGEMAKER_MODEL_SERVER_TIMEOUT"),
         ([], {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1.5"}, "SAGEMAKER_MODEL_SERVER_TIMEOUT"),
         ([], {"MOORAGE_SHUTDOWN_GRACE_SECONDS": "soon"}, "MOORAGE_SHUTDOWN_GRACE_SECONDS"),
+        ([], {"SAGEMAKER_CONTAINER_LOG_LEVEL": "loud"}, "SAGEMAKER_CONTAINER_LOG_LEVEL"),
+        ([], {"SAGEMAKER_CONTAINER_LOG_LEVEL": "99"}, "SAGEMAKER_CONTAINER_LOG_LEVEL"),
         (["--bogus"], {}, "--bogus"),
     ],
 )
