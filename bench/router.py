@@ -134,7 +134,9 @@ class Server:
             seen.append(line)
             if " listening on " in line:
                 self.url = line.split(" listening on ")[1].split()[0]
-                KEYS[self.url] = read_keys(self.data_dir / "credentials")
+                key_file = self.data_dir / "credentials"
+                # --auth none writes no key and accepts any.
+                KEYS[self.url] = read_keys(key_file) if key_file.exists() else ("any", "any")
                 # Keep reading its output so the server never blocks on a full pipe.
                 threading.Thread(target=self.proc.stdout.read, daemon=True).start()
                 return
@@ -428,20 +430,22 @@ class Comparison:
     concurrency: int
     rps_ratios: list[float]
     p50_overhead_ms: float
+    target: str = "router"
 
     @classmethod
     def of(cls, direct: Result, router: Result) -> Comparison:
         ratios = [r / d for r, d in zip(router.round_rps, direct.round_rps, strict=True)]
         overhead = router.percentile_ms(0.5) - direct.percentile_ms(0.5)
-        return cls(direct.concurrency, ratios, overhead)
+        return cls(direct.concurrency, ratios, overhead, router.target)
 
     @property
     def ratio(self) -> float:
         return statistics.median(self.rps_ratios)
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, float | int | str]:
         return {
             "concurrency": self.concurrency,
+            "target": self.target,
             "router_direct_rps_ratio": round(self.ratio, 3),
             "ratio_min": round(min(self.rps_ratios), 3),
             "ratio_max": round(max(self.rps_ratios), 3),
@@ -490,9 +494,9 @@ def machine() -> str:
 
 
 def comparisons(results: Sequence[Result]) -> list[Comparison]:
-    by_key = {(r.target, r.concurrency): r for r in results}
-    levels = dict.fromkeys(r.concurrency for r in results)
-    return [Comparison.of(by_key[("direct", c)], by_key[("router", c)]) for c in levels]
+    """Each routed target against the direct one, per concurrency."""
+    direct = {r.concurrency: r for r in results if r.target == "direct"}
+    return [Comparison.of(direct[r.concurrency], r) for r in results if r.target != "direct"]
 
 
 def table(results: Sequence[Result]) -> str:
@@ -500,11 +504,11 @@ def table(results: Sequence[Result]) -> str:
         "| concurrency | path | p50 ms | p99 ms | req/s | router/direct req/s | p50 overhead ms |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
-    compared = {c.concurrency: c for c in comparisons(results)}
+    compared = {(c.target, c.concurrency): c for c in comparisons(results)}
     for r in results:
         ratio = overhead = ""
-        if r.target == "router":
-            c = compared[r.concurrency]
+        if r.target != "direct":
+            c = compared[(r.target, r.concurrency)]
             ratio = f"{c.ratio:.0%} ({min(c.rps_ratios):.0%}..{max(c.rps_ratios):.0%})"
             overhead = f"{c.p50_overhead_ms:+.3f}"
         rows.append(
@@ -527,11 +531,11 @@ def write_doc(text: str, begin: str = BEGIN, end: str = END) -> None:
 
 
 @contextlib.contextmanager
-def endpoint() -> Iterator[tuple[str, tuple[str, int], int]]:
+def endpoint(extra_args: Sequence[str] = ()) -> Iterator[tuple[str, tuple[str, int], int]]:
     """A running server with the no-op endpoint InService: URL, copy address, server pid."""
     with tempfile.TemporaryDirectory(prefix="moorage-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        server = Server(data_dir)
+        server = Server(data_dir, extra_args)
         try:
             server.start()
             deploy(server.url, write_model(Path(tmp) / "model.tar.gz"))
@@ -596,12 +600,21 @@ def _interrupt(sig: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-async def run(args: argparse.Namespace, url: str, copy: tuple[str, int]) -> list[Result]:
+def routed(name: str, url: str, signed: bool) -> Target:
     host, port = url.removeprefix("http://").rsplit(":", 1)
+    path = f"/endpoints/{ENDPOINT}/invocations"
+    return Target(name, host, int(port), path, url if signed else None)
+
+
+async def run(
+    args: argparse.Namespace, url: str, copy: tuple[str, int], unsigned_url: str | None
+) -> list[Result]:
     targets = [
         Target("direct", copy[0], copy[1], "/invocations"),
-        Target("router", host, int(port), f"/endpoints/{ENDPOINT}/invocations", url),
+        routed("router", url, args.auth != "none"),
     ]
+    if unsigned_url is not None:
+        targets.append(routed("router --auth none", unsigned_url, False))
     results: list[Result] = []
     for concurrency in args.concurrency:
         results += await measure(targets, concurrency, args.requests, args.warmup, args.rounds)
@@ -615,6 +628,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2_000)
     parser.add_argument("--write", action="store_true", help=f"put the table into {DOC.name}")
+    parser.add_argument(
+        "--auth",
+        choices=("sigv4", "none", "both"),
+        default="both",
+        help="sigv4: every routed request signed and verified, as users run it; none: moorage "
+        "serve --auth none and unsigned requests; both (default): a second server with --auth "
+        "none measured in the same rounds, to show what verification costs",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -623,9 +644,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop_factory: Any = uvloop.new_event_loop
     except ImportError:
         loop_factory = None
-    with endpoint() as (url, copy, pid), asyncio.Runner(loop_factory=loop_factory) as runner:
-        other = OtherLoad([pid, os.getpid()])
-        results = runner.run(run(args, url, copy))
+    main_auth = "none" if args.auth == "none" else "sigv4"
+    with contextlib.ExitStack() as stack:
+        url, copy, pid = stack.enter_context(endpoint(("--auth", main_auth)))
+        pids = [pid, os.getpid()]
+        unsigned_url = None
+        if args.auth == "both":
+            unsigned_url, _, unsigned_pid = stack.enter_context(endpoint(("--auth", "none")))
+            pids.append(unsigned_pid)
+        runner = stack.enter_context(asyncio.Runner(loop_factory=loop_factory))
+        other = OtherLoad(pids)
+        results = runner.run(run(args, url, copy, unsigned_url))
         other_share = other.share()
     report = {
         "benchmark": "router",

@@ -21,6 +21,7 @@ never affected.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,13 +73,7 @@ class BrowserRules:
             return False
         if "*" in self.allowed_hosts or name in self.allowed_hosts:
             return True
-        if name in LOOPBACK_NAMES or name.endswith(".localhost"):
-            return True
-        try:
-            ipaddress.ip_address(name)
-        except ValueError:
-            return False
-        return True
+        return _local_or_literal(name)
 
     def _origin_allowed(self, origin: str, host: str) -> bool:
         normalized = origin.strip().lower().rstrip("/")
@@ -87,6 +82,18 @@ class BrowserRules:
         # The server's own pages: same host and port as the request's Host.
         _, sep, authority = normalized.partition("://")
         return bool(sep) and authority == host.strip().lower()
+
+
+@functools.lru_cache(maxsize=256)
+def _local_or_literal(name: str) -> bool:
+    """A loopback name or any IP address literal (the same few Hosts arrive again and again)."""
+    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def host_name(host: str) -> str:
