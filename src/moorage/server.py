@@ -17,6 +17,7 @@ from collections.abc import Callable
 import uvicorn
 
 from moorage.api.app import App, Routes
+from moorage.api.autoscaling_api import install_autoscaling
 from moorage.api.cloudwatch_api import CloudWatch
 from moorage.api.gate import Gate
 from moorage.api.logs_api import install_logs
@@ -29,6 +30,7 @@ from moorage.arns import Partition
 from moorage.auth.browser import BrowserRules
 from moorage.auth.keys import ensure_key_file, read_key_file
 from moorage.auth.sigv4 import SigV4Verifier
+from moorage.autoscaling.service import AutoScaling
 from moorage.capture.process import CaptureProcess
 from moorage.capture.reporting import CaptureReporter
 from moorage.clock import Clock, ScaledClock, SystemClock
@@ -187,6 +189,11 @@ class Moorage:
             settings.data_dir / LOGS_DIR, LogArns(settings.region, settings.account_id)
         )
         install_logs(self.routes, self.logs)
+        # Application Auto Scaling over the SageMaker capacity operations (docs/autoscaling.md).
+        self.autoscaling = AutoScaling(
+            self.ctx, self.plane, self.cloudwatch.alarm_service, self.alarms, self.metrics
+        )
+        install_autoscaling(self.routes, self.autoscaling)
         self.sagemaker = sagemaker_service(self.plane)
         self.app = App(
             self.sagemaker,
@@ -200,6 +207,7 @@ class Moorage:
         # Files prepared for copies of a server that died (no process uses them now).
         await asyncio.to_thread(self.preparer.sweep)
         await self.cloudwatch.start()
+        await self.autoscaling.start()
         self.capture.start()
         await self.reconciler.start()
         self.usage.start()
@@ -210,6 +218,7 @@ class Moorage:
             await self.usage.stop()
             await self.shadows.aclose()
             await self._close_capture()
+            await self.autoscaling.stop()
             await self.cloudwatch.stop()
             self.components.close()
             await self.reconciler.stop()

@@ -3,6 +3,7 @@
 - ``POST /`` with ``X-Amz-Target: SageMaker.*`` → SageMaker JSON 1.1
 - ``POST /`` with ``X-Amz-Target: GraniteServiceVersion20100801.*`` → CloudWatch JSON 1.0
 - ``POST /`` with ``X-Amz-Target: Logs_20140328.*`` → CloudWatch Logs JSON 1.1
+- ``POST /`` with ``X-Amz-Target: AnyScaleFrontendService.*`` → Application Auto Scaling JSON 1.1
 - ``POST /`` form-encoded with ``Action=`` → CloudWatch query protocol
 - ``POST /service/GraniteServiceVersion20100801/operation/*`` → CloudWatch RPC v2 CBOR
 - ``POST /endpoints/{name}/invocations[-response-stream]`` → SageMaker Runtime

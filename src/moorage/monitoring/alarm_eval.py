@@ -99,6 +99,21 @@ def evaluate(
     return context.insufficient(fills)
 
 
+def recent_values(definition: AlarmDefinition, store: MetricStore, now: float) -> list[float]:
+    """The datapoints an evaluation at ``now`` would evaluate, oldest first.
+
+    At most ``EvaluationPeriods`` values, from the same range as
+    :func:`evaluate`'s; what a policy an alarm invokes scales by
+    (:mod:`moorage.autoscaling`).
+    """
+    period = definition.evaluation_period
+    n = definition.evaluation_periods
+    end = window_end(now, period)
+    start = end - (n + EXTRA_PERIODS) * period
+    found = _fetch(definition, store, start, end, now)
+    return [found[t][0] for t in sorted(found)][-n:]
+
+
 def _fetch(
     definition: AlarmDefinition, store: MetricStore, start: int, end: int, now: float
 ) -> dict[int, tuple[float, float | None]]:

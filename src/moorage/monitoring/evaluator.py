@@ -21,6 +21,12 @@ logged when the failure first happens or changes, not every tick; that it
 works again is logged once.
 Every minute the evaluator also runs the store's retention
 (:meth:`~moorage.monitoring.store.MetricStore.maintain`).
+
+Alarm actions (:mod:`moorage.monitoring.alarm_actions`): after the
+subscribers of a transition, :attr:`AlarmEvaluator.actions` invokes the new
+state's actions that have a registered handler, and every tick it invokes
+again the repeating ones (Auto Scaling policies) of alarms that stayed in
+their state for a minute.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from moorage.clock import Clock
+from moorage.monitoring.alarm_actions import AlarmActions
 from moorage.monitoring.alarm_eval import evaluate
 from moorage.monitoring.alarm_state import (
     AlarmHistoryItem,
@@ -99,6 +106,8 @@ class AlarmEvaluator:
         self._history: dict[str, deque[AlarmHistoryItem]] = {}
         self._subscribers: list[tuple[frozenset[str] | None, Subscriber]] = []
         self._maintained_at = -MAINTENANCE_INTERVAL_SECONDS
+        # Handlers of the actions alarms name (Auto Scaling policies).
+        self.actions = AlarmActions()
 
     # -- registry --------------------------------------------------------------
 
@@ -131,6 +140,7 @@ class AlarmEvaluator:
         items = []
         for name in names:
             entry = self._entries.pop(name, None)
+            self.actions.forget(name)
             if entry is not None:
                 item = configuration_item(entry.definition, ConfigurationChange.DELETE, now)
                 self._record(item)
@@ -161,6 +171,7 @@ class AlarmEvaluator:
         if item is not None:
             self._record(item)
             self._notify(StateChange(name, previous, state, item, forced=True))
+            self.actions.entered(entry.definition, state, self.clock.now())
         return state
 
     # -- subscribers and history -----------------------------------------------
@@ -257,6 +268,9 @@ class AlarmEvaluator:
                 change = StateChange(name, previous, entry.state, item)
                 changes.append(change)
                 self._notify(change)
+                self.actions.entered(entry.definition, entry.state, current)
+        for entry in list(self._entries.values()):
+            self.actions.repeat(entry.definition, entry.state, current)
         if current - self._maintained_at >= MAINTENANCE_INTERVAL_SECONDS:
             self._maintain(current)
         return changes
