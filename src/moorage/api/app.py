@@ -56,6 +56,10 @@ class Routes:
     # Form-encoded POST / (the query protocol).
     query: AsgiHandler | None = None
 
+    def add_json_service(self, service: JsonService) -> None:
+        """Serve ``service`` on ``POST /`` by its ``X-Amz-Target`` prefix."""
+        self.json_services[service.target_prefix] = service
+
 
 # Content types a JSON-protocol request may declare (botocore sends the first two).
 JSON_CONTENT_TYPES = (

@@ -52,5 +52,5 @@ def autoscaling_service(autoscaling: AutoScaling) -> JsonService:
 def install_autoscaling(routes: Routes, autoscaling: AutoScaling) -> JsonService:
     """Register the Application Auto Scaling service on the port (before the app is built)."""
     service = autoscaling_service(autoscaling)
-    routes.json_services[service.target_prefix] = service
+    routes.add_json_service(service)
     return service

@@ -86,7 +86,7 @@ class CloudWatch:
 
     def install(self, routes: Routes) -> None:
         """Register the three protocols and ``/metrics`` (before the app is built)."""
-        routes.json_services[self.service.target_prefix] = self.service
+        routes.add_json_service(self.service)
         routes.prefixes.append((PATH_PREFIX, self.cbor))
         routes.query = self.query
         routes.pages[METRICS_PAGE] = self.metrics_page

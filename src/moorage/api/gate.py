@@ -116,7 +116,6 @@ class Gate:
         verifier = self.verifier
         if verifier is None:
             return receive
-        wire = wire_of(scope)
         try:
             signed = verifier.check_headers(
                 scope["method"],
@@ -125,11 +124,12 @@ class Gate:
                 scope["headers"],
             )
         except AuthFailure as exc:
-            await _refuse_auth(send, wire, exc, close=True)
+            await _refuse_auth(send, wire_of(scope), exc, close=True)
             return None
         try:
             body = await read_body(receive, self.max_body)
         except BodyTooLarge as exc:
+            wire = wire_of(scope)
             code = "RequestEntityTooLarge" if wire.query_codes else "RequestEntityTooLargeException"
             message = f"Request body exceeds the limit of {exc.limit} bytes."
             await refuse(send, wire, code, message, status=413, close=True)
@@ -139,7 +139,7 @@ class Gate:
         try:
             signed.check_body(body)
         except AuthFailure as exc:
-            await _refuse_auth(send, wire, exc)
+            await _refuse_auth(send, wire_of(scope), exc)
             return None
         return _replay(body, receive)
 

@@ -52,5 +52,5 @@ def logs_service(service: LogsService) -> LogsJsonService:
 def install_logs(routes: Routes, service: LogsService) -> JsonService:
     """Register the Logs service on the port (before the app is built)."""
     json_service = logs_service(service)
-    routes.json_services[json_service.target_prefix] = json_service
+    routes.add_json_service(json_service)
     return json_service
