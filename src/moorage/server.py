@@ -27,6 +27,7 @@ from moorage.api.plan_page import PATH as PLAN_PATH
 from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
 from moorage.arns import Partition
+from moorage.async_inference.service import AsyncInference, async_router
 from moorage.auth.browser import BrowserRules
 from moorage.auth.keys import ensure_key_file, read_key_file
 from moorage.auth.sigv4 import SigV4Verifier
@@ -36,6 +37,11 @@ from moorage.capture.reporting import CaptureReporter
 from moorage.clock import Clock, ScaledClock, SystemClock
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
+from moorage.dashboard.access import PREFIX as DASHBOARD_PREFIX
+from moorage.dashboard.access import ROOT as DASHBOARD_ROOT
+from moorage.dashboard.deploy_history import DeploymentHistory
+from moorage.dashboard.handler import Dashboard
+from moorage.dashboard.views.sources import Sources
 from moorage.data_dir import PRIVATE_UMASK, open_data_dir
 from moorage.deploy.alarm_watch import alarm_check, wake_on_transitions
 from moorage.deploy.components import ComponentRunner
@@ -53,10 +59,11 @@ from moorage.logs.names import LogArns
 from moorage.logs.service import LogsService
 from moorage.monitoring import InvocationMetrics
 from moorage.monitoring.capture_metrics import CaptureMetrics
+from moorage.monitoring.hold_metrics import HoldMetrics
 from moorage.monitoring.usage_metrics import UsageMetrics
 from moorage.quickdeploy import QuickDeploy, deploy, how_to_invoke
+from moorage.runtime.hold import HoldLimits, Holds
 from moorage.runtime.invoke import Invoker
-from moorage.runtime.router import Router
 from moorage.runtime.shadow import ShadowMirror
 from moorage.runtime.upstream import Upstream
 from moorage.settings import Settings
@@ -107,9 +114,16 @@ class Moorage:
             # Processes start and drain in real time whatever the server's clock.
             clock=SystemClock() if isinstance(clock, ScaledClock) else clock,
         )
-        self.router = Router()
+        # Tells asynchronous endpoints apart (docs/async-inference.md).
+        self.router = async_router(self.store)
         self.upstream = Upstream()
-        self.reconciler = Reconciler(self.store, self.fleet, self.router, clock)
+        self.reconciler = Reconciler(
+            self.store,
+            self.fleet,
+            self.router,
+            clock,
+            serverless_idle_s=settings.serverless_idle_s,
+        )
         self.rollouts = RolloutDriver(clock, schedule=self.reconciler.wake_at)
         self.reconciler.add_hook(self.rollouts.hook)
         self.components = ComponentRunner(
@@ -167,6 +181,12 @@ class Moorage:
             capture=self.shadows,
         )
         self.reconciler.add_pass_hook(self.experiments.run_pass)
+        # Invocations that find no copy wait while one starts (runtime/hold.py).
+        self.holds = Holds(
+            self.router,
+            HoldLimits(settings.hold_queue_size, settings.hold_timeout_s),
+            HoldMetrics(self.metrics),
+        )
         self.invoker = Invoker(
             self.router,
             self.upstream,
@@ -175,7 +195,21 @@ class Moorage:
             observer=self.invocation_metrics,
             capture=self.capture,
             shadows=self.shadows,
+            holds=self.holds,
         )
+        # InvokeEndpointAsync: a durable queue run on the endpoints' copies.
+        self.async_inference = AsyncInference(
+            self.router,
+            self.store,
+            self.upstream,
+            self.metrics,
+            clock,
+            region=settings.region,
+            account_id=settings.account_id,
+            file_roots=self.file_roots,
+            sample_interval_s=settings.metrics_sample_interval_s,
+        )
+        self.invoker.async_invocations = self.async_inference.handler
         self.routes = Routes(
             prefixes=[
                 ("/endpoints/", self.invoker),
@@ -194,13 +228,38 @@ class Moorage:
             self.ctx, self.plane, self.cloudwatch.alarm_service, self.alarms, self.metrics
         )
         install_autoscaling(self.routes, self.autoscaling)
+        self.holds.wake_component = self.autoscaling.wake_component
         self.sagemaker = sagemaker_service(self.plane)
+        gate = build_gate(settings)
+        self._add_dashboard(gate)
         self.app = App(
             self.sagemaker,
             self.routes,
-            build_gate(settings),
+            gate,
             max_body=settings.max_api_body_bytes,
         )
+
+    def _add_dashboard(self, gate: Gate) -> None:
+        """The web dashboard at ``GET /`` and ``/ui/`` (docs/dashboard.md)."""
+        # Remembers deployments after their documents are gone (after the rollout hooks).
+        self.deployment_history = DeploymentHistory(self.clock)
+        self.reconciler.add_hook(self.deployment_history.hook)
+        sources = Sources(
+            plane=self.plane,
+            metrics=self.metrics,
+            alarms=self.alarms,
+            activities=self.autoscaling.activity_log,
+            logs=self.logs,
+            deployments=self.deployment_history,
+            clock=self.clock,
+            region=self.settings.region,
+            account_id=self.settings.account_id,
+        )
+        self.dashboard = Dashboard(sources, gate.verifier.keys if gate.verifier else None)
+        # A session cookie stands in for a signature on the dashboard's own paths only.
+        gate.sessions = self.dashboard.access
+        self.routes.prefixes.append((DASHBOARD_PREFIX, self.dashboard))
+        self.routes.pages[DASHBOARD_ROOT] = self.dashboard
 
     async def start(self) -> None:
         """Start background work (the reconciler); called before the port opens."""
@@ -211,11 +270,13 @@ class Moorage:
         self.capture.start()
         await self.reconciler.start()
         self.usage.start()
+        self.async_inference.start()
 
     async def stop(self) -> None:
         """Stop background work, every copy, and close the store."""
         try:
             await self.usage.stop()
+            await self.async_inference.stop()
             await self.shadows.aclose()
             await self._close_capture()
             await self.autoscaling.stop()

@@ -34,6 +34,13 @@ class Settings:
     # Per shadow variant: copied requests waiting, and in flight (docs/shadow-tests.md).
     shadow_queue_size: int = 256
     shadow_concurrency: int = 8
+    # Invocations that find no copy wait while one starts (docs/autoscaling.md):
+    # at most this many per component or variant (0: fail at once, as AWS),
+    # each for at most hold_timeout_s.
+    hold_queue_size: int = 64
+    hold_timeout_s: float = 60.0
+    # A serverless variant's copy stops after this long without a request.
+    serverless_idle_s: float = 300.0
     # Seconds between samples of the copies' processes: utilization, requests
     # in flight, model setup times (docs/metrics-and-alarms.md).
     metrics_sample_interval_s: float = 10.0

@@ -162,6 +162,11 @@ def scheduled_cause(name: str) -> str:
     return f"scheduled action name {name} was triggered"
 
 
+def arrival_cause(ref: ResourceRef) -> str:
+    """Why a target at 0 was scaled out when an invocation arrived (moorage's hold)."""
+    return f"an invocation arrived for {ref.resource_id} while its capacity was 0"
+
+
 def bounds_text(minimum: int | None, maximum: int | None) -> str:
     parts = []
     if minimum is not None:

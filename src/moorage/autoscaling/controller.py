@@ -10,7 +10,11 @@ Each tick (every second of the server's clock) it, in this order:
 3. **puts capacities back in range** for targets whose minimum or maximum
    changed (by RegisterScalableTarget or a scheduled action), once the
    resource is not being changed;
-4. **runs policies** their alarms invoked. The alarm evaluator calls
+4. **scales out from zero** the targets an invocation found at capacity 0
+   (:meth:`Controller.wake_from_zero`, called by the data plane's hold,
+   :mod:`moorage.runtime.hold`): to ``max(1, MinCapacity)``, once the
+   resource is not being changed;
+5. **runs policies** their alarms invoked. The alarm evaluator calls
    :meth:`Controller.on_action` for each policy ARN an alarm names, on the
    transition and again every minute while the alarm stays in the state
    (:mod:`moorage.monitoring.alarm_actions`); invocations wait here until the
@@ -88,6 +92,8 @@ class Controller:
         self._pending: dict[tuple[str, str], ActionInvocation] = {}
         # Targets whose capacity must be put back inside their range.
         self._bounds: dict[str, ResourceRef] = {}
+        # Targets an invocation found at capacity 0, to be scaled out.
+        self._wakes: dict[str, ResourceRef] = {}
         self._in_progress: dict[str, Activity] | None = None
         self._next_schedule: float | None = None
         self._schedules_dirty = True
@@ -106,6 +112,18 @@ class Controller:
         if invocation.state is StateValue.INSUFFICIENT_DATA:
             return
         self._pending[(invocation.action, invocation.alarm_name)] = invocation
+
+    def wake_from_zero(self, ref: ResourceRef) -> bool:
+        """An invocation found ``ref`` at capacity 0: scale it out at the next tick.
+
+        True when a registered target will do so (its maximum is 1 or more and
+        dynamic scale-out is not suspended); the caller may then wait for it.
+        """
+        target = self.registry.target(ref)
+        if target is None or target.maximum < 1 or target.suspended.dynamic_out:
+            return False
+        self._wakes[ref.key] = ref
+        return True
 
     def bounds_changed(self, ref: ResourceRef) -> None:
         self._bounds[ref.key] = ref
@@ -144,6 +162,7 @@ class Controller:
         self._settle(now)
         self._run_schedules(now)
         self._enforce_bounds(now)
+        self._wake_targets(now)
         self._run_policies(now)
         if now - self._pruned_at >= PRUNE_INTERVAL_SECONDS:
             self._pruned_at = now
@@ -249,7 +268,27 @@ class Controller:
             cause = texts.range_cause(target.minimum, target.maximum, capacity.current)
             self._scale(target, wanted, cause, now)
 
-    # -- 4. policies --------------------------------------------------------------------
+    # -- 4. out of zero -----------------------------------------------------------------
+
+    def _wake_targets(self, now: float) -> None:
+        for ref in list(self._wakes.values()):
+            self._guarded(f"scale from zero of {ref.resource_id}", self._wake_one, ref, now)
+
+    def _wake_one(self, ref: ResourceRef, now: float) -> None:
+        target = self.registry.target(ref)
+        capacity = self.levers.of(ref).read(ref) if target is not None else None
+        if target is None or capacity is None or target.suspended.dynamic_out:
+            del self._wakes[ref.key]
+            return
+        if capacity.busy:
+            return  # e.g. a scale-in to 0 still under way: scale out once it is done
+        del self._wakes[ref.key]
+        wanted = min(target.maximum, max(1, target.minimum))
+        if capacity.current == 0 and wanted > 0:
+            # Like a scheduled action, not a policy: no cooldown starts.
+            self._scale(target, wanted, texts.arrival_cause(ref), now)
+
+    # -- 5. policies --------------------------------------------------------------------
 
     def _run_policies(self, now: float) -> None:
         if not self._pending:

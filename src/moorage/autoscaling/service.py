@@ -16,6 +16,7 @@ from moorage.autoscaling.history import ActivitiesService
 from moorage.autoscaling.levers import Levers
 from moorage.autoscaling.policies import PoliciesService
 from moorage.autoscaling.records import Registry
+from moorage.autoscaling.resources import ResourceRef, ScalableDimension
 from moorage.autoscaling.scheduled import ScheduledActionsService
 from moorage.autoscaling.targets import TargetsService
 from moorage.control.alarms import AlarmsService
@@ -45,6 +46,15 @@ class AutoScaling:
         )
         self.scheduled = ScheduledActionsService(ctx, registry, self.controller)
         self.activities = ActivitiesService(self.activity_log)
+
+    def wake_component(self, component: str) -> bool:
+        """An invocation found ``component`` at 0 copies: scale it out if a target allows."""
+        ref = ResourceRef(
+            f"inference-component/{component}",
+            ScalableDimension.COMPONENT_COPIES,
+            component=component,
+        )
+        return self.controller.wake_from_zero(ref)
 
     async def start(self) -> None:
         """Run the controller (after the alarms were restored)."""

@@ -43,6 +43,15 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.shadow_concurrency <= 1024:
         print("moorage serve: --shadow-concurrency must be from 1 to 1024", file=sys.stderr)
         return 2
+    if not 0 <= args.hold_queue <= 100_000:
+        print("moorage serve: --hold-queue must be from 0 to 100000", file=sys.stderr)
+        return 2
+    if not 0 < args.hold_timeout <= 3600:
+        print("moorage serve: --hold-timeout must be above 0 and at most 3600", file=sys.stderr)
+        return 2
+    if not 1 <= args.serverless_idle <= 86_400:
+        print("moorage serve: --serverless-idle must be from 1 to 86400 seconds", file=sys.stderr)
+        return 2
     if not 1 <= args.metrics_sample_interval <= 3600:
         print(
             "moorage serve: --metrics-sample-interval must be from 1 to 3600 seconds",
@@ -84,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         capture_flush_interval_s=args.capture_flush_interval,
         shadow_queue_size=args.shadow_queue,
         shadow_concurrency=args.shadow_concurrency,
+        hold_queue_size=args.hold_queue,
+        hold_timeout_s=args.hold_timeout,
+        serverless_idle_s=args.serverless_idle,
         metrics_sample_interval_s=args.metrics_sample_interval,
         clock_speed=args.clock_speed,
         file_roots=roots,
@@ -158,6 +170,30 @@ def add_parser(commands: Any) -> None:
         metavar="N",
         help="copied requests that may wait per shadow variant before more are dropped "
         "(default 256); see docs/shadow-tests.md",
+    )
+    serve.add_argument(
+        "--hold-queue",
+        type=int,
+        default=64,
+        metavar="N",
+        help="invocations that may wait per inference component or variant while a copy "
+        "starts (scale from zero); 0 fails them at once as AWS does (default 64); "
+        "see docs/autoscaling.md",
+    )
+    serve.add_argument(
+        "--hold-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a held invocation waits for a copy (default 60)",
+    )
+    serve.add_argument(
+        "--serverless-idle",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="a serverless variant's copy stops after this long without requests "
+        "(server clock; default 300)",
     )
     serve.add_argument(
         "--shadow-concurrency",

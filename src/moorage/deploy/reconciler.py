@@ -19,6 +19,8 @@ from typing import Protocol
 
 from moorage.clock import Clock
 from moorage.deploy.copy_placement import for_variant
+from moorage.deploy.model_copy_spec import variant_copy_spec
+from moorage.deploy.serverless import DEFAULT_IDLE_S, ServerlessFleet
 from moorage.deploy.slots import STABLE_AFTER_S, EndpointSlots, Slot
 from moorage.domain import endpoint_config as config_domain
 from moorage.domain import model as model_domain
@@ -31,6 +33,7 @@ from moorage.domain.endpoint import (
     endpoint_from_record,
 )
 from moorage.domain.endpoint_config import EndpointConfig, Routing
+from moorage.domain.serverless import ServerlessSettings, effective
 from moorage.fleet.base import Copy, CopySpec, Fleet, StartFailed
 from moorage.logs.names import variant_stream
 from moorage.runtime.capture import CaptureConfigs
@@ -75,7 +78,15 @@ class ConfigProblem(Exception):
 
 
 class Reconciler:
-    def __init__(self, store: Store, fleet: Fleet, router: Router, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fleet: Fleet,
+        router: Router,
+        clock: Clock,
+        *,
+        serverless_idle_s: float = DEFAULT_IDLE_S,
+    ) -> None:
         self.store = store
         self.fleet = fleet
         self.router = router
@@ -88,6 +99,8 @@ class Reconciler:
         self._delete_guards: list[Callable[[Endpoint], bool]] = []
         self._wake_at: float | None = None
         self._captures = CaptureConfigs()
+        # Serverless variants run a copy only while in use (deploy/serverless.py).
+        self.serverless = ServerlessFleet(self.poke, serverless_idle_s)
         # (endpoint, group, index) → copies started there so far. A slot that
         # is retired and wanted again (scale in, then out) or an endpoint
         # deleted and created again must not reuse the id of a copy that may
@@ -220,11 +233,15 @@ class Reconciler:
             self._save(endpoint, self._observe(endpoint, slots, {}))
             return
         configs = self._configs(endpoint)
-        wanted = {(g.id, i): g for g in endpoint.groups for i in range(g.target)}
+        now = self.clock.now()
+        wanted = {
+            (g.id, i): g
+            for g in endpoint.groups
+            for i in range(self._running(endpoint, g, configs, now))
+        }
         for key in list(slots.slots):
             if key not in wanted:
                 self._retire(slots, slots.slots.pop(key))
-        now = self.clock.now()
         for key, group in wanted.items():
             slot = slots.slots.setdefault(key, Slot(*key))
             config = configs.get(group.config_name)
@@ -240,6 +257,32 @@ class Reconciler:
             endpoint = endpoint.with_changes(status=EndpointStatus.IN_SERVICE)
         self._publish(endpoint, slots, configs)
         self._save(endpoint, self._observe(endpoint, slots, configs))
+
+    def _running(
+        self, endpoint: Endpoint, group: Group, configs: dict[str, EndpointConfig], now: float
+    ) -> int:
+        """How many of ``group``'s instances run now: its target, unless serverless and idle."""
+        settings = self._serverless_settings(
+            endpoint, group.variant, configs.get(group.config_name)
+        )
+        if settings is None:
+            return group.target
+        count, look_again = self.serverless.wanted(endpoint, group, settings, now)
+        if look_again is not None:
+            self.wake_at(look_again)
+        return count
+
+    @staticmethod
+    def _serverless_settings(
+        endpoint: Endpoint, variant: str, config: EndpointConfig | None
+    ) -> ServerlessSettings | None:
+        if config is None:
+            return None
+        spec = config.variant(variant)
+        if spec is None or not spec.serverless:
+            return None
+        state = next((v for v in endpoint.variants if v.name == variant), None)
+        return effective(spec, state.serverless if state else None)
 
     def _configs(self, endpoint: Endpoint) -> dict[str, EndpointConfig]:
         configs: dict[str, EndpointConfig] = {}
@@ -294,19 +337,14 @@ class Reconciler:
         if record is None:
             raise ConfigProblem(f'Could not find model "{variant.model_name}".')
         model = model_domain.model_from_record(record)
-        if len(model.containers) != 1:
-            raise ConfigProblem(
-                f"Model {model.name} has {len(model.containers)} containers; moorage serves "
-                "single-container models (inference pipelines are not supported)."
-            )
-        container = model.primary
-        return CopySpec(
+        if not model.containers:
+            raise ConfigProblem(f"Model {model.name} has no container.")
+        # One container, a multi-model one, or several (deploy/model_copy_spec.py).
+        return variant_copy_spec(
+            model,
             copy_id=f"{endpoint.name}-{group.variant}-{group.id}-{slot.index}-{attempt}",
             endpoint=endpoint.name,
             variant=group.variant,
-            image=container.image,
-            model_data=container.model_data,
-            environment=container.environment,
             startup_timeout_s=float(variant.startup_timeout_s),
             download_timeout_s=float(variant.download_timeout_s),
             # Each copy of a variant is an instance of its own.
@@ -403,6 +441,7 @@ class Reconciler:
 
     def _delete(self, endpoint: Endpoint, slots: EndpointSlots) -> None:
         self.router.withdraw(endpoint.name)
+        self.serverless.forget(endpoint.name)
         slots.route_signature = None
         self._retire_all(slots)
         if slots.busy() or any(guard(endpoint) for guard in self._delete_guards):
@@ -417,6 +456,7 @@ class Reconciler:
         if slots is not None:
             self._retire_all(slots)
         self.router.withdraw(key)
+        self.serverless.forget(key)
 
     # -- observing and publishing -----------------------------------------
 
@@ -435,11 +475,15 @@ class Reconciler:
         for variant in endpoint.variants:
             routing = Routing.LEAST_OUTSTANDING_REQUESTS
             groups = []
+            gate = None
             for group in endpoint.groups_of(variant.name):
                 config = configs.get(group.config_name)
                 spec = config.variant(variant.name) if config else None
                 if spec is not None:
                     routing = spec.routing
+                settings = self._serverless_settings(endpoint, variant.name, config)
+                if settings is not None:
+                    gate = self.serverless.gate(endpoint.name, variant.name, settings)
                 groups.append(
                     GroupRoute(
                         group.config_name,
@@ -448,7 +492,9 @@ class Reconciler:
                         capture=self._captures.of(group.config_name, config),
                     )
                 )
-            variants.append(VariantRoute(variant.name, variant.weight, routing, tuple(groups)))
+            variants.append(
+                VariantRoute(variant.name, variant.weight, routing, tuple(groups), serverless=gate)
+            )
         component_based = any(c.component_based for c in configs.values())
         signature = (
             endpoint.status,
@@ -458,6 +504,7 @@ class Reconciler:
                     v.weight,
                     v.routing,
                     tuple((g.share, tuple(map(id, g.copies)), g.capture) for g in v.groups),
+                    id(v.serverless),
                 )
                 for v in variants
             ),
@@ -496,8 +543,10 @@ class Reconciler:
                     continue
                 for copy in self._active_copies(group, slots):
                     count += 1
-                    key = (copy.spec.image, copy.resolved_image)
-                    images.setdefault(key, copy.ready_at or 0.0)
+                    # A multi-container copy shows each of its containers' images.
+                    for shown in copy.members or (copy,):
+                        key = (shown.spec.image, shown.resolved_image)
+                        images.setdefault(key, shown.ready_at or 0.0)
             previous = endpoint.observed.get(variant.name, ObservedVariant())
             observed[variant.name] = ObservedVariant(
                 current_count=count,

@@ -83,6 +83,10 @@ class VariantState:
     desired_weight: float
     desired_count: int
     shadow: bool = False
+    # A serverless variant's ServerlessUpdateConfig members (MaxConcurrency,
+    # ProvisionedConcurrency) replacing its config's (moorage.domain.serverless),
+    # as sorted (member, value) pairs so the state stays hashable.
+    serverless: tuple[tuple[str, int], ...] | None = None
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -93,6 +97,8 @@ class VariantState:
         }
         if self.shadow:
             doc["shadow"] = True
+        if self.serverless:
+            doc["serverless"] = dict(self.serverless)
         return doc
 
     @classmethod
@@ -103,6 +109,9 @@ class VariantState:
             desired_weight=float(doc["desired_weight"]),
             desired_count=int(doc["desired_count"]),
             shadow=bool(doc.get("shadow", False)),
+            serverless=tuple(sorted((str(k), int(v)) for k, v in doc["serverless"].items()))
+            if doc.get("serverless")
+            else None,
         )
 
 

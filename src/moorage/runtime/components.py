@@ -66,6 +66,21 @@ class ComponentRoute:
 ComponentTable = Mapping[str, ComponentRoute]
 
 
+@dataclass
+class NoCopies(RuntimeError_):
+    """The component exists but no copy of it is ready: the request may be held.
+
+    ``component`` is the one invoked, ``serving`` the one whose copies serve
+    it (an adapter's base, else itself); ``at_zero``: the serving one's copy
+    count is 0, no copy is coming unless something scales it
+    (:mod:`moorage.runtime.hold`).
+    """
+
+    component: str = ""
+    serving: str = ""
+    at_zero: bool = False
+
+
 def resolve(
     route: EndpointRoute,
     table: ComponentTable | None,
@@ -93,19 +108,28 @@ def resolve(
     return component
 
 
-def _no_copies(component: ComponentRoute, route: EndpointRoute) -> RuntimeError_:
+def _no_copies(component: ComponentRoute, route: EndpointRoute) -> NoCopies:
     if component.desired_copies == 0:
         whose = (
             f"its base inference component {component.base}"
             if component.base
             else "inference component " + component.name
         )
-        return errors.validation_error(
+        return NoCopies(
+            "ValidationError",
             f"Inference component {component.name} of endpoint {route.name} has no copies to "
             f"serve the request: the copy count of {whose} is 0. Raise it with "
-            "UpdateInferenceComponentRuntimeConfig."
+            "UpdateInferenceComponentRuntimeConfig.",
+            400,
+            component=component.name,
+            serving=component.base or component.name,
+            at_zero=True,
         )
-    return errors.service_unavailable(
+    return NoCopies(
+        "ServiceUnavailable",
         f"Inference component {component.name} of endpoint {route.name} has no copy ready "
-        "to serve; try again shortly."
+        "to serve; try again shortly.",
+        503,
+        component=component.name,
+        serving=component.base or component.name,
     )

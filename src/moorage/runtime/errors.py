@@ -74,3 +74,8 @@ def model_timeout(variant: str, seconds: float) -> RuntimeError_:
 
 def service_unavailable(message: str) -> RuntimeError_:
     return RuntimeError_("ServiceUnavailable", message, 503)
+
+
+def throttled(message: str) -> RuntimeError_:
+    """Too many requests at once for what serves them (a serverless MaxConcurrency)."""
+    return RuntimeError_("ThrottlingException", message, 429)

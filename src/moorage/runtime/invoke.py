@@ -19,21 +19,24 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from moorage.api.http import BodyTooLarge, ClientDisconnected, Receive, Scope, Send, read_body
 from moorage.api.service_models import SAGEMAKER_RUNTIME, operation_model
 from moorage.api.validate import validate
+from moorage.async_inference.routes import ASYNC_ONLY
 from moorage.capture import CaptureConfig, CaptureQueue
 from moorage.errors import ServiceError
 from moorage.fleet.base import Copy
 from moorage.logs.names import LogArns, copy_group, copy_stream
 from moorage.runtime import errors
 from moorage.runtime.capture import InvocationCapture, streamed_output
+from moorage.runtime.components import NoCopies
 from moorage.runtime.components import resolve as resolve_component
 from moorage.runtime.errors import RuntimeError_
+from moorage.runtime.hold import Holds
 from moorage.runtime.instances import InstanceCounts
 from moorage.runtime.router import Router
 from moorage.runtime.shadow import ShadowMirror
@@ -162,8 +165,11 @@ class Invoker:
         timeout_s: float = INVOCATION_TIMEOUT_S,
         capture: CaptureQueue | None = None,
         shadows: ShadowMirror | None = None,
+        holds: Holds | None = None,
     ) -> None:
         self.router = router
+        # Requests that found no copy wait here while one starts (runtime/hold.py).
+        self.holds = holds or Holds(router)
         # Copies answered requests to the endpoint's shadow variants, if it has any.
         self.shadows = shadows
         self.upstream = upstream
@@ -173,6 +179,8 @@ class Invoker:
         self.instances = InstanceCounts(router)
         self.capture = InvocationCapture(capture)
         self.timeout_s = timeout_s
+        # InvokeEndpointAsync (moorage.async_inference), set by the server.
+        self.async_invocations: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
         self.rng = random.Random()
         self._invoke_shape = operation_model(SAGEMAKER_RUNTIME, "InvokeEndpoint").input_shape
         self._stream_shape = operation_model(
@@ -183,15 +191,20 @@ class Invoker:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         try:
-            request = await self._parse(scope, receive)
+            request = await self._parse(scope, receive, send)
             if request is None:
                 return
             route = self._route(request)
             if route.component_based or _COMPONENT in request.headers:
-                variant, request = self._component(route, request)
+                try:
+                    variant, request = self._component(route, request)
+                except NoCopies as found:
+                    variant, request = await self._held_component(route, request, found)
             else:
                 variant = self._variant(route, request)
-            if request.stream:
+            if variant.serverless is not None:
+                await self._serverless(request, route, variant, send, started)
+            elif request.stream:
                 await self._stream(request, route, variant, send, started)
             else:
                 await self._invoke(request, route, variant, send, started)
@@ -207,13 +220,21 @@ class Invoker:
                 send, RuntimeError_("InternalFailure", "An internal error occurred.", 500)
             )
 
-    async def _parse(self, scope: Scope, receive: Receive) -> Request | None:
+    async def _parse(self, scope: Scope, receive: Receive, send: Send) -> Request | None:
         parts = scope["path"].split("/")
         if (
             scope["method"] != "POST"
             or len(parts) != 4
             or parts[3] not in ("invocations", "invocations-response-stream")
         ):
+            if (
+                len(parts) == 4
+                and parts[3] == "async-invocations"
+                and scope["method"] == "POST"
+                and self.async_invocations is not None
+            ):
+                await self.async_invocations(scope, receive, send)
+                return None
             raise RuntimeError_(
                 "UnknownOperationException", f"No route for {scope['method']} {scope['path']}.", 404
             )
@@ -255,6 +276,11 @@ class Invoker:
         if route is None:
             raise errors.endpoint_not_found(request.endpoint, self.account_id)
         if route.status not in SERVING_STATUSES:
+            if route.status == ASYNC_ONLY:
+                raise errors.validation_error(
+                    f"Endpoint {request.endpoint} of account {self.account_id} is configured "
+                    "for asynchronous inference; invoke it with InvokeEndpointAsync."
+                )
             raise errors.validation_error(
                 f"Endpoint {request.endpoint} of account {self.account_id} is not in service "
                 f"(its status is {route.status})."
@@ -286,6 +312,45 @@ class Invoker:
             request.headers.get("x-amzn-sagemaker-target-variant"),
         )
         return component.variant_route, replace(request, upstream=component.upstream_headers)
+
+    async def _held_component(
+        self, route: EndpointRoute, request: Request, found: NoCopies
+    ) -> tuple[VariantRoute, Request]:
+        component = await self.holds.component(
+            route,
+            request.headers.get(_COMPONENT),
+            request.headers.get("x-amzn-sagemaker-target-variant"),
+            found,
+        )
+        return component.variant_route, replace(request, upstream=component.upstream_headers)
+
+    async def _serverless(
+        self,
+        request: Request,
+        route: EndpointRoute,
+        variant: VariantRoute,
+        send: Send,
+        started: float,
+    ) -> None:
+        """A serverless variant: admitted under its MaxConcurrency, a copy started if none."""
+        gate = variant.serverless
+        assert gate is not None
+        if gate.inflight >= gate.max_concurrency:
+            raise errors.throttled(
+                f"Rate exceeded: variant {variant.name} of endpoint {route.name} is serving "
+                f"its MaxConcurrency of {gate.max_concurrency} concurrent invocations."
+            )
+        gate.inflight += 1
+        gate.admitted += 1
+        try:
+            if not variant.serving:
+                variant = await self.holds.variant(route, variant)
+            if request.stream:
+                await self._stream(request, route, variant, send, started)
+            else:
+                await self._invoke(request, route, variant, send, started)
+        finally:
+            gate.inflight -= 1
 
     def _forward_headers(self, request: Request) -> dict[str, str]:
         headers = {h: request.headers[h] for h in _FORWARD if h in request.headers}

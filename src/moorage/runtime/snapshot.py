@@ -17,6 +17,7 @@ from functools import cached_property
 from moorage.capture import CaptureConfig
 from moorage.domain.endpoint_config import Routing
 from moorage.fleet.base import Copy
+from moorage.runtime.serverless_gate import ServerlessGate
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class VariantRoute:
     groups: tuple[GroupRoute, ...]
     # The inference component these copies serve, when routed by InferenceComponentName.
     component: str | None = None
+    # A serverless variant's admission (MaxConcurrency, demand); None for instances.
+    serverless: ServerlessGate | None = field(default=None, compare=False)
 
     @cached_property
     def live_groups(self) -> tuple[GroupRoute, ...]:
@@ -144,8 +147,14 @@ class EndpointRoute:
 
     @cached_property
     def live_variants(self) -> tuple[VariantRoute, ...]:
-        """Variants that take traffic: with a weight above zero and a serving group."""
-        return tuple(v for v in self.variants if v.weight > 0 and v.serving)
+        """Variants that take traffic: with a weight above zero and a serving group.
+
+        A serverless variant takes traffic without a copy too: the request
+        waits for one to start (:mod:`moorage.runtime.hold`).
+        """
+        return tuple(
+            v for v in self.variants if v.weight > 0 and (v.serving or v.serverless is not None)
+        )
 
     def pick_variant(self, rng: random.Random) -> VariantRoute | None:
         live = self.live_variants
