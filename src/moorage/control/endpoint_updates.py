@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moorage.async_inference.config import check_zero_instances
 from moorage.control.context import ControlContext
 from moorage.control.endpoints import EndpointsService
 from moorage.deploy.plan_format import plan_document
@@ -16,6 +17,7 @@ from moorage.deploy.planning import UpdatePlan, plan_capacities, plan_update
 from moorage.deploy.policy import PolicyError
 from moorage.domain import inference_component as component_domain
 from moorage.domain.endpoint import Endpoint, EndpointStatus
+from moorage.domain.endpoint_config import EndpointConfig
 from moorage.errors import ValidationError
 
 
@@ -103,9 +105,16 @@ class EndpointUpdatesService:
 
     def update_endpoint_weights_and_capacities(self, params: dict[str, Any]) -> dict[str, Any]:
         endpoint = self._updatable(params["EndpointName"])
+        current = self._config_or_none(endpoint.config_name)
+        check_zero_instances(
+            params["DesiredWeightsAndCapacities"], current.spec if current else None
+        )
         try:
             deployment = plan_capacities(
-                endpoint, params["DesiredWeightsAndCapacities"], now=self.ctx.now()
+                endpoint,
+                params["DesiredWeightsAndCapacities"],
+                now=self.ctx.now(),
+                config=current,
             )
         except PolicyError as exc:
             raise ValidationError(str(exc)) from None
@@ -119,8 +128,13 @@ class EndpointUpdatesService:
         self.ctx.notify(endpoint.name)
         return {"EndpointArn": endpoint.arn}
 
-    def _component_based(self, endpoint: Endpoint) -> bool:
+    def _config_or_none(self, name: str) -> EndpointConfig | None:
+        """The endpoint config, or None when it was deleted while the endpoint serves it."""
         try:
-            return self.endpoints.config(endpoint.config_name).component_based
+            return self.endpoints.config(name)
         except ValidationError:
-            return False
+            return None
+
+    def _component_based(self, endpoint: Endpoint) -> bool:
+        config = self._config_or_none(endpoint.config_name)
+        return config.component_based if config is not None else False

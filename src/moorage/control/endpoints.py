@@ -7,12 +7,13 @@ on. Describe reads what the reconciler observed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from moorage.control.context import ControlContext
 from moorage.control.paging import Listing, in_time_window, page
 from moorage.control.pending import pending_config_name, pending_summary
-from moorage.control.serverless_wire import add_serverless
+from moorage.control.serverless_wire import add_serverless, capacity_change
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain import endpoint_config as config_domain
 from moorage.domain import inference_component as component_domain
@@ -100,7 +101,10 @@ def variant_wire(
     variant: VariantState,
     config: EndpointConfig | None,
     pending: EndpointConfig | None = None,
+    changing: Mapping[str, VariantState] | None = None,
 ) -> dict[str, Any]:
+    """``pending``: the config an update moves to; ``changing``: the variant states an
+    UpdateEndpointWeightsAndCapacities under way moves to."""
     observed = endpoint.observed.get(variant.name, ObservedVariant())
     wire: dict[str, Any] = {
         "VariantName": variant.name,
@@ -122,7 +126,14 @@ def variant_wire(
     if spec is not None:
         wire["ManagedInstanceScaling"] = spec.spec.get("ManagedInstanceScaling")
         wire["RoutingConfig"] = spec.spec.get("RoutingConfig")
-    add_serverless(wire, spec, pending.variant(variant.name) if pending else None)
+    desired = pending.variant(variant.name) if pending else None
+    desired_override = None
+    target = (changing or {}).get(variant.name)
+    if target is not None:
+        desired, desired_override = spec, target.serverless
+    add_serverless(
+        wire, spec, desired, override=variant.serverless, desired_override=desired_override
+    )
     return wire
 
 
@@ -151,18 +162,22 @@ def describe_wire(
     endpoint: Endpoint, config: EndpointConfig | None, pending: EndpointConfig | None = None
 ) -> dict[str, Any]:
     """DescribeEndpoint's answer; ``pending`` is the config an update under way moves to."""
+    changing = capacity_change(endpoint)
     return {
         "EndpointName": endpoint.name,
         "EndpointArn": endpoint.arn,
         "EndpointConfigName": endpoint.config_name,
         "ProductionVariants": [
-            variant_wire(endpoint, v, config, pending) for v in endpoint.production_variants
+            variant_wire(endpoint, v, config, pending, changing)
+            for v in endpoint.production_variants
         ],
         "ShadowProductionVariants": [
-            variant_wire(endpoint, v, config, pending) for v in endpoint.shadow_variants
+            variant_wire(endpoint, v, config, pending, changing) for v in endpoint.shadow_variants
         ]
         or None,
         "DataCaptureConfig": capture_summary(config),
+        # As the current endpoint config has it (AWS shows it on DescribeEndpoint too).
+        "AsyncInferenceConfig": config.spec.get("AsyncInferenceConfig") if config else None,
         "EndpointStatus": endpoint.status.value,
         "FailureReason": endpoint.failure_reason,
         "CreationTime": endpoint.created,

@@ -62,6 +62,7 @@ def pending_summary(
             entry,
             new_config.variant(variant.name) if new_config else None,
             serving=bool(layout and layout.green_active and layout.green_share),
+            override=variant.serverless,
         )
         (shadows if variant.shadow else variants).append(entry)
     return {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moorage.deploy import rollout as rollout_machine
+from moorage.deploy.concurrency_update import serverless_override
 from moorage.deploy.deployment import Deployment, FleetIds
 from moorage.deploy.policy import (
     DEFAULT_MAX_EXECUTION_S,
@@ -27,6 +28,8 @@ from moorage.domain.endpoint import Endpoint, EndpointStatus, VariantState
 from moorage.domain.endpoint_config import EndpointConfig
 
 RETAINABLE = ("DesiredInstanceCount", "DesiredWeight")
+# What a DesiredWeightAndCapacity may change; one of them must be given.
+_CAPACITY_CHANGES = ("DesiredWeight", "DesiredInstanceCount", "ServerlessUpdateConfig")
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ def plan_update(
             if "DesiredWeight" not in exclude:
                 weight = old.desired_weight
         shadow = spec.name in shadow_names
+        # No serverless override: the new config's ServerlessConfig applies as
+        # given, RetainAllVariantProperties or not (its VariantPropertyType
+        # names no serverless setting). A rollback restores the old variants,
+        # override included.
         new_variants.append(VariantState(spec.name, weight, weight, count, shadow=shadow))
         blue = current.get(spec.name)
         (shadow_fleets if shadow else fleets)[spec.name] = Fleet(blue[1] if blue else 0, count)
@@ -149,9 +156,19 @@ def plan_update(
 
 
 def plan_capacities(
-    endpoint: Endpoint, desired: Sequence[Mapping[str, Any]], *, now: float
+    endpoint: Endpoint,
+    desired: Sequence[Mapping[str, Any]],
+    *,
+    now: float,
+    config: EndpointConfig | None = None,
 ) -> Deployment:
-    """UpdateEndpointWeightsAndCapacities as a small rollout over the serving groups."""
+    """UpdateEndpointWeightsAndCapacities as a small rollout over the serving groups.
+
+    ``config`` is the endpoint's config (None when it was deleted): a
+    ``ServerlessUpdateConfig`` is merged with its ``ServerlessConfig``
+    (:mod:`moorage.deploy.concurrency_update`). A variant's recorded
+    serverless override is kept unless the request changes it.
+    """
     wanted: dict[str, Mapping[str, Any]] = {}
     for item in desired:
         name = str(item["VariantName"])
@@ -167,9 +184,10 @@ def plan_capacities(
             + f' is/are not present in the endpoint "{endpoint.arn}".'
         )
     for name, item in wanted.items():
-        if item.get("DesiredWeight") is None and item.get("DesiredInstanceCount") is None:
+        if all(item.get(k) is None for k in _CAPACITY_CHANGES):
             raise PolicyError(
-                f'Variant "{name}" must specify DesiredWeight or DesiredInstanceCount.'
+                f'Variant "{name}" must specify DesiredWeight, DesiredInstanceCount or '
+                "ServerlessUpdateConfig."
             )
     current = _current_counts(endpoint)
     changes: dict[str, tuple[int, int]] = {}
@@ -178,11 +196,25 @@ def plan_capacities(
     for variant in endpoint.variants:
         item = wanted.get(variant.name, {})
         group_id, count, instance_type = current[variant.name]
+        serverless = serverless_override(
+            variant,
+            item,
+            serverless=instance_type == "serverless",
+            spec=config.variant(variant.name) if config is not None else None,
+            config_name=endpoint.config_name,
+        )
         desired_count = int(item.get("DesiredInstanceCount", variant.desired_count))
         weight = float(item.get("DesiredWeight", variant.desired_weight))
         changes[variant.name] = (count, desired_count)
         variants.append(
-            VariantState(variant.name, weight, weight, desired_count, shadow=variant.shadow)
+            VariantState(
+                variant.name,
+                weight,
+                weight,
+                desired_count,
+                shadow=variant.shadow,
+                serverless=serverless,
+            )
         )
         ids[variant.name] = FleetIds(group_id, None, instance_type, "")
     steps = capacity_steps(changes)

@@ -245,7 +245,10 @@ def test_capacity_change_drains_before_stopping() -> None:
             [{"VariantName": "nope", "DesiredWeight": 1}],
             'The variant name(s) "nope" is/are not present',
         ),
-        ([{"VariantName": "AllTraffic"}], "must specify DesiredWeight or DesiredInstanceCount"),
+        (
+            [{"VariantName": "AllTraffic"}],
+            "must specify DesiredWeight, DesiredInstanceCount or ServerlessUpdateConfig",
+        ),
     ],
 )
 def test_capacity_errors(desired: list[dict[str, Any]], message: str) -> None:
