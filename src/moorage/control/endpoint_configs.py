@@ -12,7 +12,7 @@ from typing import Any
 from moorage.capture import CaptureConfig, CaptureConfigError
 from moorage.control.context import ControlContext
 from moorage.control.location_checks import check_destination
-from moorage.control.paging import Listing, in_time_window, page
+from moorage.control.paging import page_records
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain import model as model_domain
 from moorage.domain.endpoint_config import KIND, EndpointConfig, endpoint_config_from_record
@@ -20,11 +20,7 @@ from moorage.errors import ValidationError
 from moorage.file_roots import FileRoots
 from moorage.store.base import AlreadyExists, Record
 
-LISTING: Listing[EndpointConfig] = Listing(
-    name=lambda c: c.name,
-    sort_keys={"Name": lambda c: c.name.lower(), "CreationTime": lambda c: c.created},
-    default_sort="CreationTime",
-)
+SORT_COLUMNS = {"Name": "key", "CreationTime": "created"}
 
 _ECHOED = (
     "ProductionVariants",
@@ -196,15 +192,8 @@ class EndpointConfigsService:
         return {}
 
     def list_endpoint_configs(self, params: dict[str, Any]) -> dict[str, Any]:
-        configs = [
-            endpoint_config_from_record(r)
-            for r in self.ctx.store.list_records(KIND)
-            if in_time_window(
-                r.created, params.get("CreationTimeAfter"), params.get("CreationTimeBefore")
-            )
-        ]
-        result = page(configs, LISTING, params)
+        result = page_records(self.ctx.store, KIND, params, SORT_COLUMNS)
         return {
-            "EndpointConfigs": [summary_wire(c) for c in result.items],
+            "EndpointConfigs": [summary_wire(endpoint_config_from_record(r)) for r in result.items],
             "NextToken": result.next_token,
         }

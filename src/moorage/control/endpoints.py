@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from moorage.control.context import ControlContext
-from moorage.control.paging import Listing, in_time_window, page
+from moorage.control.paging import page_records
 from moorage.control.pending import pending_config_name, pending_summary
 from moorage.control.serverless_wire import add_serverless, capacity_change
 from moorage.control.tags import check_tag_count, tag_pairs
@@ -29,17 +29,9 @@ from moorage.domain.endpoint import (
 )
 from moorage.domain.endpoint_config import EndpointConfig
 from moorage.errors import ValidationError
-from moorage.store.base import AlreadyExists
+from moorage.store.base import AlreadyExists, Equals
 
-LISTING: Listing[Endpoint] = Listing(
-    name=lambda e: e.name,
-    sort_keys={
-        "Name": lambda e: e.name.lower(),
-        "CreationTime": lambda e: e.created,
-        "Status": lambda e: e.status.value,
-    },
-    default_sort="CreationTime",
-)
+SORT_COLUMNS = {"Name": "key", "CreationTime": "created", "Status": "status"}
 
 # DeleteEndpoint is refused while a change is being carried out. (SystemUpdating,
 # the recovery after a restart, may be cut short by a delete: an endpoint whose
@@ -294,21 +286,14 @@ class EndpointsService:
 
     def list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
         status = params.get("StatusEquals")
-        endpoints = [
-            e
-            for e in (endpoint_from_record(r) for r in self.ctx.store.list_records(KIND))
-            if in_time_window(
-                e.created, params.get("CreationTimeAfter"), params.get("CreationTimeBefore")
-            )
-            and in_time_window(
-                e.modified,
-                params.get("LastModifiedTimeAfter"),
-                params.get("LastModifiedTimeBefore"),
-            )
-            and (status is None or e.status.value == status)
-        ]
-        result = page(endpoints, LISTING, params)
+        result = page_records(
+            self.ctx.store,
+            KIND,
+            params,
+            SORT_COLUMNS,
+            equals=(Equals("status", status),) if status is not None else (),
+        )
         return {
-            "Endpoints": [summary_wire(e) for e in result.items],
+            "Endpoints": [summary_wire(endpoint_from_record(r)) for r in result.items],
             "NextToken": result.next_token,
         }

@@ -14,7 +14,7 @@ from typing import Any
 from moorage.control import experiment_spec as spec
 from moorage.control.context import ControlContext
 from moorage.control.experiment_wire import describe_wire, summary_wire
-from moorage.control.paging import Listing, in_time_window, page
+from moorage.control.paging import page_records
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.deploy.experiment_configs import after_stop, generated_name, shadow_weight
 from moorage.deploy.experiment_driver import drop_unused_config
@@ -36,17 +36,9 @@ from moorage.domain.inference_experiment import (
     experiment_from_record,
 )
 from moorage.errors import ResourceInUse, ResourceNotFound, ValidationError
-from moorage.store.base import AlreadyExists
+from moorage.store.base import AlreadyExists, Equals
 
-LISTING: Listing[Experiment] = Listing(
-    name=lambda e: e.name,
-    sort_keys={
-        "Name": lambda e: e.name.lower(),
-        "CreationTime": lambda e: e.created,
-        "Status": lambda e: e.status.value,
-    },
-    default_sort="CreationTime",
-)
+SORT_COLUMNS = {"Name": "key", "CreationTime": "created", "Status": "status"}
 
 
 class ExperimentsService:
@@ -166,24 +158,18 @@ class ExperimentsService:
 
     def list_inference_experiments(self, params: dict[str, Any]) -> dict[str, Any]:
         status = params.get("StatusEquals")
-        kind = params.get("Type")
-        experiments = [
-            e
-            for e in (experiment_from_record(r) for r in self.ctx.store.list_records(KIND))
-            if in_time_window(
-                e.created, params.get("CreationTimeAfter"), params.get("CreationTimeBefore")
-            )
-            and in_time_window(
-                e.modified,
-                params.get("LastModifiedTimeAfter"),
-                params.get("LastModifiedTimeBefore"),
-            )
-            and (status is None or e.status.value == status)
-            and (kind is None or kind == "ShadowMode")
-        ]
-        result = page(experiments, LISTING, params)
+        if params.get("Type", "ShadowMode") != "ShadowMode":
+            # Shadow mode is the only type there is.
+            return {"InferenceExperiments": [], "NextToken": None}
+        result = page_records(
+            self.ctx.store,
+            KIND,
+            params,
+            SORT_COLUMNS,
+            equals=(Equals("status", status),) if status is not None else (),
+        )
         return {
-            "InferenceExperiments": [summary_wire(e) for e in result.items],
+            "InferenceExperiments": [summary_wire(experiment_from_record(r)) for r in result.items],
             "NextToken": result.next_token,
         }
 

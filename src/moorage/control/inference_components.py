@@ -24,7 +24,7 @@ from moorage.control.context import ControlContext
 from moorage.control.endpoints import EndpointsService
 from moorage.control.location_checks import check_container
 from moorage.control.model_support import check_artifact_url
-from moorage.control.paging import Listing, in_time_window, page
+from moorage.control.paging import page_records
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.deploy import component_plan as plan
 from moorage.deploy import component_rollout as rolling
@@ -47,17 +47,9 @@ from moorage.domain.inference_component import (
 )
 from moorage.errors import ResourceLimitExceeded, ValidationError
 from moorage.placement import DoesNotFit, default_catalog
-from moorage.store.base import AlreadyExists
+from moorage.store.base import AlreadyExists, Equals
 
-LISTING: Listing[InferenceComponent] = Listing(
-    name=lambda c: c.name,
-    sort_keys={
-        "Name": lambda c: c.name.lower(),
-        "CreationTime": lambda c: c.created,
-        "Status": lambda c: c.status.value,
-    },
-    default_sort="CreationTime",
-)
+SORT_COLUMNS = {"Name": "key", "CreationTime": "created", "Status": "status"}
 
 NOT_A_COMPONENT_ENDPOINT = (
     "Inference Components are not supported in this Endpoint. Please make sure this endpoint "
@@ -277,27 +269,18 @@ class InferenceComponentsService:
         return describe_wire(self.get(params["InferenceComponentName"]))
 
     def list_inference_components(self, params: dict[str, Any]) -> dict[str, Any]:
-        endpoint = params.get("EndpointNameEquals")
-        variant = params.get("VariantNameEquals")
-        status = params.get("StatusEquals")
-        selected = [
-            c
-            for c in self.all()
-            if (endpoint is None or c.endpoint_name.lower() == endpoint.lower())
-            and (variant is None or c.variant == variant)
-            and (status is None or c.status.value == status)
-            and in_time_window(
-                c.created, params.get("CreationTimeAfter"), params.get("CreationTimeBefore")
+        equals = tuple(
+            Equals(field, value, ignore_case=field == "endpoint")
+            for field, value in (
+                ("endpoint", params.get("EndpointNameEquals")),
+                ("variant", params.get("VariantNameEquals")),
+                ("status", params.get("StatusEquals")),
             )
-            and in_time_window(
-                c.modified,
-                params.get("LastModifiedTimeAfter"),
-                params.get("LastModifiedTimeBefore"),
-            )
-        ]
-        result = page(selected, LISTING, params)
+            if value is not None
+        )
+        result = page_records(self.ctx.store, KIND, params, SORT_COLUMNS, equals=equals)
         return {
-            "InferenceComponents": [summary_wire(c) for c in result.items],
+            "InferenceComponents": [summary_wire(component_from_record(r)) for r in result.items],
             "NextToken": result.next_token,
         }
 

@@ -7,17 +7,13 @@ from typing import Any
 from moorage.control.context import ControlContext
 from moorage.control.location_checks import check_model
 from moorage.control.model_support import check_runnable
-from moorage.control.paging import Listing, in_time_window, page
+from moorage.control.paging import page_records
 from moorage.control.tags import check_tag_count, tag_pairs
 from moorage.domain.model import KIND, Model, model_from_record
 from moorage.errors import ValidationError
 from moorage.store.base import AlreadyExists, Record
 
-LISTING: Listing[Model] = Listing(
-    name=lambda m: m.name,
-    sort_keys={"Name": lambda m: m.name.lower(), "CreationTime": lambda m: m.created},
-    default_sort="CreationTime",
-)
+SORT_COLUMNS = {"Name": "key", "CreationTime": "created"}
 
 
 def describe_wire(model: Model) -> dict[str, Any]:
@@ -106,12 +102,8 @@ class ModelsService:
         return {}
 
     def list_models(self, params: dict[str, Any]) -> dict[str, Any]:
-        models = [
-            model_from_record(r)
-            for r in self.ctx.store.list_records(KIND)
-            if in_time_window(
-                r.created, params.get("CreationTimeAfter"), params.get("CreationTimeBefore")
-            )
-        ]
-        result = page(models, LISTING, params)
-        return {"Models": [summary_wire(m) for m in result.items], "NextToken": result.next_token}
+        result = page_records(self.ctx.store, KIND, params, SORT_COLUMNS)
+        return {
+            "Models": [summary_wire(model_from_record(r)) for r in result.items],
+            "NextToken": result.next_token,
+        }

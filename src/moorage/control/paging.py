@@ -3,6 +3,11 @@
 The token is opaque to callers: the base64 JSON of the sort key and name of
 the last item returned, so paging stays correct while items are added or
 removed between calls (an offset would skip or repeat items).
+
+The store's resources page in the store (:func:`page_records`): filters,
+order, position and limit go into one query, so a page costs the same with
+ten records or ten thousand, and only the page's records are decoded.
+:func:`page` does the same over items already in memory.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from moorage import json_limits
 from moorage.errors import ValidationError
+from moorage.store.base import Equals, Record, RecordQuery, Store, sort_value
 
 T = TypeVar("T")
 
@@ -83,4 +89,51 @@ def page(items: Sequence[T], listing: Listing[T], params: dict[str, Any]) -> Pag
     limit = int(params.get("MaxResults") or DEFAULT_MAX_RESULTS)
     chunk = selected[:limit]
     next_token = encode_token(list(key(chunk[-1]))) if len(selected) > limit else None
+    return Page(chunk, next_token)
+
+
+def _position(token: str) -> tuple[Any, str]:
+    value, key = decode_token(token)
+    if not isinstance(key, str) or not isinstance(value, (str, int, float)):
+        raise ValidationError("Invalid pagination token: the NextToken is not one moorage issued.")
+    return value, key
+
+
+def page_records(
+    store: Store,
+    kind: str,
+    params: dict[str, Any],
+    sort_columns: dict[str, str],
+    default_sort: str = "CreationTime",
+    equals: tuple[Equals, ...] = (),
+) -> Page[Record]:
+    """One page of ``kind``'s records for a List call's ``params``.
+
+    ``sort_columns`` maps each ``SortBy`` value to what the store sorts by
+    (``"created"``, ``"key"`` or a doc field); ``NameContains``, the
+    ``CreationTime``/``LastModifiedTime`` windows, ``SortOrder``,
+    ``NextToken`` and ``MaxResults`` are read from ``params``.
+    """
+    order_by = sort_columns.get(params.get("SortBy", default_sort), sort_columns[default_sort])
+    token = params.get("NextToken")
+    limit = int(params.get("MaxResults") or DEFAULT_MAX_RESULTS)
+    query = RecordQuery(
+        name_contains=params.get("NameContains"),
+        created_after=params.get("CreationTimeAfter"),
+        created_before=params.get("CreationTimeBefore"),
+        modified_after=params.get("LastModifiedTimeAfter"),
+        modified_before=params.get("LastModifiedTimeBefore"),
+        equals=equals,
+        order_by=order_by,
+        descending=params.get("SortOrder", "Descending") == "Descending",
+        after=_position(token) if token else None,
+        limit=limit + 1,
+    )
+    records = store.query_records(kind, query)
+    chunk = records[:limit]
+    next_token = (
+        encode_token([sort_value(chunk[-1], order_by), chunk[-1].key])
+        if len(records) > limit
+        else None
+    )
     return Page(chunk, next_token)

@@ -48,6 +48,50 @@ class Record:
         return replace(self, doc=doc, modified=modified)
 
 
+@dataclass(frozen=True)
+class Equals:
+    """A condition on a top-level string field of the record's doc."""
+
+    field: str
+    value: str
+    ignore_case: bool = False
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """One page of a kind's records, filtered and sorted by the store itself.
+
+    ``order_by`` is ``"created"``, ``"modified"``, ``"key"`` (the lower-cased
+    name) or a top-level doc field; ties are broken by the key, so the order
+    is total. ``after`` is the position ``(sort value, key)`` of the last
+    record of the previous page: the page starts past it in the chosen order,
+    which stays right while records are added or removed between pages.
+    Time bounds are exclusive, as SageMaker's ``CreationTimeAfter`` and
+    ``CreationTimeBefore`` are.
+    """
+
+    name_contains: str | None = None
+    created_after: float | None = None
+    created_before: float | None = None
+    modified_after: float | None = None
+    modified_before: float | None = None
+    equals: tuple[Equals, ...] = ()
+    order_by: str = "created"
+    descending: bool = True
+    after: tuple[Any, str] | None = None
+    limit: int = 10
+
+
+COLUMNS = frozenset({"created", "modified", "key"})
+
+
+def sort_value(record: Record, order_by: str) -> Any:
+    """The value ``record`` is sorted by under ``order_by``."""
+    if order_by in COLUMNS:
+        return getattr(record, order_by)
+    return record.doc.get(order_by)
+
+
 class Store(Protocol):
     def get(self, kind: str, name: str) -> Record | None: ...
 
@@ -62,6 +106,10 @@ class Store(Protocol):
     def delete(self, kind: str, name: str) -> bool: ...
 
     def list_records(self, kind: str) -> list[Record]: ...
+
+    def query_records(self, kind: str, query: RecordQuery) -> list[Record]:
+        """Up to ``query.limit`` records of ``kind`` matching ``query``, in its order."""
+        ...
 
     def get_tags(self, arn: str) -> list[tuple[str, str]]: ...
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from moorage.store.base import AlreadyExists, Record
+from moorage.store.base import AlreadyExists, Record, RecordQuery, sort_value
 
 
 class MemoryStore:
@@ -42,6 +43,21 @@ class MemoryStore:
         found = [r for (k, _), r in self._records.items() if k == kind]
         return sorted(found, key=lambda r: (r.created, r.key))
 
+    def query_records(self, kind: str, query: RecordQuery) -> list[Record]:
+        selected = [r for r in self.list_records(kind) if _matches(r, query)]
+
+        def position(record: Record) -> tuple[Any, str]:
+            return (sort_value(record, query.order_by), record.key)
+
+        selected.sort(key=position, reverse=query.descending)
+        if query.after is not None:
+            after = query.after
+            if query.descending:
+                selected = [r for r in selected if position(r) < after]
+            else:
+                selected = [r for r in selected if position(r) > after]
+        return selected[: query.limit]
+
     def get_tags(self, arn: str) -> list[tuple[str, str]]:
         return list(self._tags.get(arn, {}).items())
 
@@ -58,3 +74,24 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+
+def _matches(record: Record, query: RecordQuery) -> bool:
+    if query.name_contains is not None and query.name_contains.lower() not in record.key:
+        return False
+    for value, low, high in (
+        (record.created, query.created_after, query.created_before),
+        (record.modified, query.modified_after, query.modified_before),
+    ):
+        if (low is not None and not value > low) or (high is not None and not value < high):
+            return False
+    for condition in query.equals:
+        field = record.doc.get(condition.field)
+        if not isinstance(field, str):
+            return False
+        if condition.ignore_case:
+            if field.lower() != condition.value.lower():
+                return False
+        elif field != condition.value:
+            return False
+    return True

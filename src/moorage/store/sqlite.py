@@ -29,8 +29,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
-from moorage.store.base import AlreadyExists, Record, StoreUnavailable
+from moorage.store.base import COLUMNS, AlreadyExists, Record, RecordQuery, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,12 @@ MIGRATIONS: tuple[str, ...] = (
         seq INTEGER NOT NULL,
         PRIMARY KEY (arn, key)
     );
+    """,
+    # List operations page in SQL: in creation order by default, or filtered by status.
+    """
+    CREATE INDEX resources_by_created ON resources (kind, created, key);
+    CREATE INDEX resources_by_status
+        ON resources (kind, json_extract(doc, '$.status'), created, key);
     """,
 )
 
@@ -229,6 +236,12 @@ class SqliteStore:
             ).fetchall()
         return [_record(row) for row in rows]
 
+    def query_records(self, kind: str, query: RecordQuery) -> list[Record]:
+        sql, args = _select(kind, query)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [_record(row) for row in rows]
+
     def get_tags(self, arn: str) -> list[tuple[str, str]]:
         with self._lock:
             rows = self._db.execute(
@@ -263,6 +276,50 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _doc_field(name: str) -> str:
+    """The SQL for a top-level doc field (names come from code, never from callers)."""
+    if not name.isidentifier():
+        raise ValueError(f"not a doc field name: {name!r}")
+    return f"json_extract(doc, '$.{name}')"
+
+
+def _select(kind: str, query: RecordQuery) -> tuple[str, list[Any]]:
+    """The SELECT for one page of ``query``, with its parameters."""
+    where = ["kind = ?"]
+    args: list[Any] = [kind]
+    if query.name_contains is not None:
+        where.append("instr(key, ?) > 0")
+        args.append(query.name_contains.lower())
+    for column, op, bound in (
+        ("created", ">", query.created_after),
+        ("created", "<", query.created_before),
+        ("modified", ">", query.modified_after),
+        ("modified", "<", query.modified_before),
+    ):
+        if bound is not None:
+            where.append(f"{column} {op} ?")
+            args.append(bound)
+    for condition in query.equals:
+        field = _doc_field(condition.field)
+        if condition.ignore_case:
+            where.append(f"lower({field}) = ?")
+            args.append(condition.value.lower())
+        else:
+            where.append(f"{field} = ?")
+            args.append(condition.value)
+    order = query.order_by if query.order_by in COLUMNS else _doc_field(query.order_by)
+    direction = "DESC" if query.descending else "ASC"
+    if query.after is not None:
+        where.append(f"({order}, key) {'<' if query.descending else '>'} (?, ?)")
+        args.extend(query.after)
+    sql = (
+        "SELECT kind, name, arn, created, modified, doc FROM resources"
+        f" WHERE {' AND '.join(where)} ORDER BY {order} {direction}, key {direction} LIMIT ?"
+    )
+    args.append(query.limit)
+    return sql, args
 
 
 def _identity(path: Path) -> tuple[int, int]:
