@@ -1,6 +1,7 @@
 """Train the example iris classifier and package it as SageMaker expects.
 
-Writes ``model.tar.gz`` holding ``model.joblib`` and ``code/inference.py``.
+Writes ``model.tar.gz`` holding ``model.joblib`` and ``code/inference.py``, and
+``input.csv``, one request for it (one flower's four measurements).
 The data set ships with scikit-learn, so nothing is downloaded.
 
     python examples/sklearn/build.py [OUTPUT_DIR]
@@ -30,6 +31,8 @@ def build(output_dir: Path) -> Path:
         with tarfile.open(archive, "w:gz") as tar:
             tar.add(Path(tmp) / "model.joblib", arcname="model.joblib")
             tar.add(HERE / "code" / "inference.py", arcname="code/inference.py")
+    # A request for it, which `moorage serve --deploy` shows in its hint.
+    (output_dir / "input.csv").write_text("5.1,3.5,1.4,0.2\n")
     return archive
 
 

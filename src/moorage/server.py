@@ -21,6 +21,8 @@ from moorage.api.autoscaling_api import install_autoscaling
 from moorage.api.cloudwatch_api import CloudWatch
 from moorage.api.gate import Gate
 from moorage.api.logs_api import install_logs
+from moorage.api.models_page import PATH as MODELS_PATH
+from moorage.api.models_page import ModelsPage
 from moorage.api.placement_page import PATH as PLACEMENT_PATH
 from moorage.api.placement_page import PlacementPage
 from moorage.api.plan_page import PATH as PLAN_PATH
@@ -34,6 +36,7 @@ from moorage.auth.sigv4 import SigV4Verifier
 from moorage.autoscaling.service import AutoScaling
 from moorage.capture.process import CaptureProcess
 from moorage.capture.reporting import CaptureReporter
+from moorage.clients.quickdeploy import QuickDeploy, deploy, how_to_invoke
 from moorage.clock import Clock, ScaledClock, SystemClock
 from moorage.control.context import ControlContext
 from moorage.control.plane import ControlPlane
@@ -45,6 +48,7 @@ from moorage.dashboard.views.sources import Sources
 from moorage.data_dir import PRIVATE_UMASK, open_data_dir
 from moorage.deploy.alarm_watch import alarm_check, wake_on_transitions
 from moorage.deploy.components import ComponentRunner
+from moorage.deploy.console_events import ConsoleEvents
 from moorage.deploy.driver import RolloutDriver
 from moorage.deploy.experiment_driver import ExperimentDriver
 from moorage.deploy.reconciler import Reconciler
@@ -53,17 +57,21 @@ from moorage.file_roots import FileRoots
 from moorage.fleet.artifact_preparer import ArtifactPreparer
 from moorage.fleet.images import ImageMap
 from moorage.fleet.local import LocalProcessFleet
+from moorage.fleet.ray.fleet import RayFleet
 from moorage.http_limits import HttpLimits, limited_protocol
+from moorage.listener import ListenError, bind
 from moorage.logs.layout import LOGS_DIR
 from moorage.logs.names import LogArns
 from moorage.logs.service import LogsService
 from moorage.monitoring import InvocationMetrics
 from moorage.monitoring.capture_metrics import CaptureMetrics
 from moorage.monitoring.hold_metrics import HoldMetrics
+from moorage.monitoring.multi_model_metrics import ContainerMetrics, MultiModelMetrics
 from moorage.monitoring.usage_metrics import UsageMetrics
-from moorage.quickdeploy import QuickDeploy, deploy, how_to_invoke
 from moorage.runtime.hold import HoldLimits, Holds
+from moorage.runtime.hosted import HostedModels
 from moorage.runtime.invoke import Invoker
+from moorage.runtime.multi_model.manager import MultiModels
 from moorage.runtime.shadow import ShadowMirror
 from moorage.runtime.upstream import Upstream
 from moorage.settings import Settings
@@ -106,14 +114,29 @@ class Moorage:
             file_roots=self.file_roots,
             max_unpacked_bytes=settings.max_unpacked_bytes,
         )
-        self.fleet = LocalProcessFleet(
-            data_dir=settings.data_dir,
-            images=self.images,
-            preparer=self.preparer,
-            file_roots=self.file_roots,
-            # Processes start and drain in real time whatever the server's clock.
-            clock=SystemClock() if isinstance(clock, ScaledClock) else clock,
-        )
+        # Processes start and drain in real time whatever the server's clock.
+        fleet_clock = SystemClock() if isinstance(clock, ScaledClock) else clock
+        self.ray_fleet: RayFleet | None = None
+        self.fleet: LocalProcessFleet | RayFleet
+        if settings.fleet == "ray":
+            # Copies as actors on a Ray cluster (docs/ray.md); joined in start().
+            self.fleet = self.ray_fleet = RayFleet(
+                data_dir=settings.data_dir,
+                images=self.images,
+                preparer=self.preparer,
+                file_roots=self.file_roots,
+                clock=fleet_clock,
+                address=settings.ray_address,
+                reattach_grace_s=settings.ray_reattach_grace_s,
+            )
+        else:
+            self.fleet = LocalProcessFleet(
+                data_dir=settings.data_dir,
+                images=self.images,
+                preparer=self.preparer,
+                file_roots=self.file_roots,
+                clock=fleet_clock,
+            )
         # Tells asynchronous endpoints apart (docs/async-inference.md).
         self.router = async_router(self.store)
         self.upstream = Upstream()
@@ -136,6 +159,8 @@ class Moorage:
         )
         self.reconciler.add_hook(self.components.hook)
         self.reconciler.add_delete_guard(self.components.holds)
+        # One console line per endpoint lifecycle event (after the rollout driver).
+        self.reconciler.add_hook(ConsoleEvents().hook)
         self.ctx = ControlContext(
             self.store,
             clock,
@@ -187,6 +212,15 @@ class Moorage:
             HoldLimits(settings.hold_queue_size, settings.hold_timeout_s),
             HoldMetrics(self.metrics),
         )
+        # Multi-model containers (models loaded on demand) and multi-container models.
+        self.multi_models = MultiModels(
+            self.preparer,
+            clock,
+            MultiModelMetrics(self.metrics),
+            sample_interval_s=settings.metrics_sample_interval_s,
+        )
+        self.hosted = HostedModels(self.multi_models, ContainerMetrics(self.metrics))
+        self.reconciler.add_delete_guard(self.multi_models.endpoint_deleting)
         self.invoker = Invoker(
             self.router,
             self.upstream,
@@ -196,6 +230,7 @@ class Moorage:
             capture=self.capture,
             shadows=self.shadows,
             holds=self.holds,
+            hosted=self.hosted,
         )
         # InvokeEndpointAsync: a durable queue run on the endpoints' copies.
         self.async_inference = AsyncInference(
@@ -215,6 +250,7 @@ class Moorage:
                 ("/endpoints/", self.invoker),
                 (PLAN_PATH, PlanPage(self.plane.endpoint_updates)),
                 (PLACEMENT_PATH, PlacementPage(self.plane.inference_components)),
+                (MODELS_PATH, ModelsPage(self.plane.endpoints, self.multi_models)),
             ]
         )
         self.cloudwatch.install(self.routes)
@@ -265,12 +301,15 @@ class Moorage:
         """Start background work (the reconciler); called before the port opens."""
         # Files prepared for copies of a server that died (no process uses them now).
         await asyncio.to_thread(self.preparer.sweep)
+        if self.ray_fleet is not None:
+            await self.ray_fleet.connect()
         await self.cloudwatch.start()
         await self.autoscaling.start()
         self.capture.start()
         await self.reconciler.start()
         self.usage.start()
         self.async_inference.start()
+        self.multi_models.start()
 
     async def stop(self) -> None:
         """Stop background work, every copy, and close the store."""
@@ -283,6 +322,7 @@ class Moorage:
             await self.cloudwatch.stop()
             self.components.close()
             await self.reconciler.stop()
+            await self.multi_models.stop()
             await self.upstream.close()
         finally:
             self.store.close()
@@ -315,6 +355,12 @@ async def serve(
     os.umask(PRIVATE_UMASK)
     # Held for the process's life: a second server on this data dir stops here.
     lock = open_data_dir(settings.data_dir)
+    # The port is taken before anything starts: a taken port is one line (docs/cli.md).
+    try:
+        listener = bind(settings.host, settings.port)
+    except ListenError:
+        lock.release()
+        raise
     clock: Clock = SystemClock()
     if settings.clock_speed != 1.0:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -325,7 +371,7 @@ async def serve(
         host=settings.host,
         port=settings.port,
         log_level="warning",
-        access_log=False,
+        access_log=settings.access_log,
         lifespan="off",
         # Each small response in one write (docs/benchmarks.md), with the
         # header size, timeouts and connection cap of docs/limits.md; moorage is
@@ -340,6 +386,9 @@ async def serve(
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
+    if settings.access_log:
+        # uvicorn's log level above mutes its access lines; --access-log wants them.
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal that stopped it once it has shut down;
     # these no-op handlers let the cleanup below run instead of dying there.
@@ -347,7 +396,7 @@ async def serve(
         signal.signal(sig, lambda *_: None)
     await moorage.start()
     try:
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
         if server.started:
@@ -366,7 +415,7 @@ async def serve(
                     # say why on one line and keep serving.
                     print(f"moorage serve: --deploy {item.name}: {exc.message}", file=sys.stderr)
                     continue
-                print(how_to_invoke(url, item.name, settings.data_dir), flush=True)
+                print(how_to_invoke(url, item, settings.data_dir), flush=True)
         await task
     finally:
         await moorage.stop()

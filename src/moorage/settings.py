@@ -48,6 +48,8 @@ class Settings:
     # (moorage.clock.ScaledClock) for trying out experiment schedules; model
     # processes keep real time for their start-up and drain timeouts.
     clock_speed: float = 1.0
+    # Print one line per HTTP request on the server's output (uvicorn's access log).
+    access_log: bool = False
     # HTTP limits on the port (docs/limits.md): request line + headers in
     # bytes; seconds allowed for a request's head, between body bytes, and
     # between requests; connections open at once (more only for control calls).
@@ -76,6 +78,13 @@ class Settings:
     # The most one model's data may unpack to (and its requirements install
     # to) on disk: 20 GiB stops a decompression bomb (docs/artifacts.md).
     max_unpacked_bytes: int = 20 * 1024**3
+    # Where copies run (docs/ray.md): "local" processes, or "ray" actors on the
+    # Ray cluster at ray_address (None: the one started on this machine).
+    fleet: str = "local"
+    ray_address: str | None = None
+    # After a restart, how long copies left running on the cluster wait to be
+    # claimed by an endpoint before they are removed.
+    ray_reattach_grace_s: float = 60.0
 
     @property
     def db_path(self) -> Path:

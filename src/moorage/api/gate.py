@@ -7,7 +7,10 @@ server runs with ``--auth none`` or the path is public (``/healthz``, and
 (:mod:`moorage.auth.sigv4`): the headers first, so that an unsigned or
 unknown-key request is refused before its body is read, then the body.
 A request that passes reaches its handler with a ``receive`` that hands
-out the body already read.
+out the body already read. A request with no ``Authorization`` header at all
+may still pass if the dashboard admits it (its login, or its own ``GET``
+paths with a live session cookie: :mod:`moorage.dashboard.access`); its body
+is then left for the handler.
 
 Refusals are 403s in the protocol the request spoke, with AWS's codes for
 that protocol: JSON services (SageMaker, SageMaker Runtime) answer
@@ -24,6 +27,7 @@ import enum
 import json
 import logging
 from collections.abc import Collection
+from typing import Protocol
 
 from moorage.api import cbor_codec
 from moorage.api.http import (
@@ -78,6 +82,12 @@ class Wire(enum.Enum):
         return self in (Wire.QUERY_JSON, Wire.QUERY, Wire.CBOR)
 
 
+class BrowserSessions(Protocol):
+    """The dashboard's say on an unsigned request (:mod:`moorage.dashboard.access`)."""
+
+    def admits(self, scope: Scope) -> bool: ...
+
+
 class Gate:
     def __init__(
         self,
@@ -86,12 +96,16 @@ class Gate:
         *,
         max_body: int,
         public_paths: Collection[str] = ("/healthz",),
+        sessions: BrowserSessions | None = None,
     ) -> None:
         # None: ``--auth none``, unsigned requests and any key are accepted.
         self.verifier = verifier
         self.rules = rules
         self.max_body = max_body
         self.public_paths = frozenset(public_paths)
+        # Asked only about requests with no Authorization header at all, so a
+        # signed request (every API call) never pays for it.
+        self.sessions = sessions
 
     async def admit(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """A ``receive`` for the handler, or None once the request was refused."""
@@ -124,6 +138,13 @@ class Gate:
                 scope["headers"],
             )
         except AuthFailure as exc:
+            # A browser on the dashboard's own paths: its session cookie instead.
+            if (
+                exc.kind is Refusal.MISSING
+                and self.sessions is not None
+                and self.sessions.admits(scope)
+            ):
+                return receive
             await _refuse_auth(send, wire_of(scope), exc, close=True)
             return None
         try:

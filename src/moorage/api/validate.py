@@ -43,8 +43,15 @@ from moorage.api.patterns import matches
 from moorage.errors import SerializationError, ValidationError
 
 # Shapes whose pattern is widened to admit local artifact locations.
-_LOCAL_URL_SHAPES = frozenset({"Url", "S3ModelUri", "DestinationS3Uri", "S3Uri"})
+_LOCAL_URL_SHAPES = frozenset(
+    {"Url", "S3ModelUri", "DestinationS3Uri", "S3Uri", "InputLocationHeader"}
+)
 _LOCAL_URL_PATTERN = r"(file://.+)|(/.+)"
+# Added to their pattern error, so that the message names every accepted form.
+_LOCAL_URL_FORMS = (
+    "accepted forms: an s3:// or https:// URL as the pattern says, or (local extension) "
+    "file:///absolute/path or /absolute/path"
+)
 
 # How many errors one message lists, how much of a value it echoes, and how long
 # one error may be (an enum of every instance type is ~4,500 characters).
@@ -314,7 +321,13 @@ def _string(shape: Any, value: Any, path: str, errors: Errors) -> Any:
     if pattern and not matches(pattern, value):
         if shape.name in _LOCAL_URL_SHAPES and matches(_LOCAL_URL_PATTERN, value):
             return value
-        _fail(errors, value, path, f"Member must satisfy regular expression pattern: {pattern}")
+        forms = f" ({_LOCAL_URL_FORMS})" if shape.name in _LOCAL_URL_SHAPES else ""
+        _fail(
+            errors,
+            value,
+            path,
+            f"Member must satisfy regular expression pattern: {pattern}{forms}",
+        )
     return value
 
 

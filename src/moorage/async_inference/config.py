@@ -137,6 +137,24 @@ def check_async_config(params: Mapping[str, Any]) -> None:
             )
 
 
+def check_async_kept(
+    endpoint_name: str, current: Mapping[str, Any] | None, new: Mapping[str, Any]
+) -> None:
+    """UpdateEndpoint: an asynchronous endpoint stays asynchronous (AWS's refusal).
+
+    Its queue would have no one to run it. ``current`` is the stored spec of
+    the endpoint's config (None once that config is deleted: not judged).
+    """
+    if current is None or not current.get("AsyncInferenceConfig"):
+        return
+    if not new.get("AsyncInferenceConfig"):
+        raise ValidationError(
+            f"The AsyncInferenceConfig parameter cannot be removed from this endpoint "
+            f"{endpoint_name}. To change the endpoint to real-time inference, create a new "
+            "endpoint."
+        )
+
+
 def check_zero_instances(
     desired: Sequence[Mapping[str, Any]], spec: Mapping[str, Any] | None
 ) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 
 from moorage.autoscaling.decision import NotScaledCode
 from moorage.autoscaling.resources import NAMESPACE, ResourceRef, parse_target
+from moorage.console import event
 from moorage.store.base import Record, Store
 
 KIND = "scaling-activity"
@@ -213,6 +214,7 @@ class ActivityLog:
             str(uuid.uuid4()), ref, description, cause, start, status, end, message, capacity
         )
         self.store.put(activity.to_record())
+        event(f"scaling {ref.resource_id}: {description} ({cause}): {status.value}")
         return activity
 
     def _stamp(self, now: float) -> float:
@@ -222,6 +224,9 @@ class ActivityLog:
 
     def save(self, activity: Activity) -> None:
         self.store.put(activity.to_record())
+        if activity.status.done:
+            said = f": {activity.message}" if activity.message else ""
+            event(f"scaling {activity.ref.resource_id}: {activity.status.value}{said}")
 
     def not_scaled(self, ref: ResourceRef, cause: str, reason: NotScaled, now: float) -> Activity:
         activity = Activity(

@@ -1,8 +1,10 @@
 """The ``moorage`` command line: one module per command.
 
-``moorage serve`` (:mod:`moorage.cli.serve`) runs the server; ``plan``,
-``placement``, ``replay``, ``shadow-report`` and ``logs`` work against a running
-server, signing with its key (:mod:`moorage.cli.common`); ``credentials``
+``moorage serve`` (:mod:`moorage.cli.serve`) runs the server; ``ls``,
+``status``, ``wait``, ``logs``, ``plan``, ``placement``, ``models``,
+``replay`` and ``shadow-report`` work against a running server, signing with
+its key (:mod:`moorage.cli.common`), through the clients of
+:mod:`moorage.clients`; ``credentials``
 prints that key or writes it as an AWS profile. This command line is how
 users, tests and benchmarks start moorage.
 """
@@ -14,10 +16,35 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from moorage import __version__
-from moorage.cli import credentials, logs, placement, plan, replay, serve, shadow_report
+from moorage import __version__, console
+from moorage.cli import (
+    credentials,
+    logs,
+    ls,
+    models,
+    placement,
+    plan,
+    replay,
+    serve,
+    shadow_report,
+    status,
+    wait,
+)
+from moorage.cli.common import log_level_option, quiet_broken_pipe
 
-COMMANDS = (serve, plan, placement, replay, shadow_report, logs, credentials)
+COMMANDS = (
+    serve,
+    ls,
+    status,
+    wait,
+    logs,
+    plan,
+    placement,
+    models,
+    replay,
+    shadow_report,
+    credentials,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,9 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="moorage", description="Self-hosted Amazon SageMaker real-time hosting."
     )
     parser.add_argument("--version", action="version", version=f"moorage {__version__}")
-    parser.add_argument(
-        "--log-level", default="WARNING", help="logging level (DEBUG, INFO, WARNING, ERROR)"
-    )
+    log_level_option(parser, default=None)
     commands = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(commands)
@@ -36,10 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The server prints its lifecycle events (INFO) unless told otherwise; clients only problems.
+    level = args.log_level or ("INFO" if args.command == "serve" else "WARNING")
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    code: int = args.func(args)
+    if args.command == "serve":
+        console.configure(logging.getLevelName(level), sys.stdout)
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``moorage plan ... | head``): stop quietly.
+        quiet_broken_pipe()
+        return 0
     return code

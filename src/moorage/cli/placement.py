@@ -1,4 +1,4 @@
-"""``moorage placement``: where an endpoint's copies run (:mod:`moorage.placement_client`)."""
+"""``moorage placement``: where an endpoint's copies run (:mod:`moorage.clients.placement`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from moorage.cli.common import access, client_options
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from moorage.placement_client import PlacementError, fetch_placement, format_placement
+    from moorage.clients.placement import PlacementError, fetch_placement, format_placement
 
     found = access(args, "placement")
     if found is None:

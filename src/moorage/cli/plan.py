@@ -1,4 +1,4 @@
-"""``moorage plan``: the timeline an UpdateEndpoint would follow (:mod:`moorage.plan_client`)."""
+"""``moorage plan``: the timeline an UpdateEndpoint would follow (:mod:`moorage.clients.plan`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from moorage.cli.common import access, client_options
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from moorage.clients.plan import PlanError, fetch_plan
     from moorage.deploy.plan_format import format_plan
-    from moorage.plan_client import PlanError, fetch_plan
 
     deployment_config = None
     if args.deployment_config:

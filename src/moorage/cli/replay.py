@@ -1,4 +1,4 @@
-"""``moorage replay``: captured requests sent again (:mod:`moorage.replay`)."""
+"""``moorage replay``: captured requests sent again (:mod:`moorage.clients.replay`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from moorage.capture import CaptureReadError, read_capture
-    from moorage.replay import ReplayError, ReplayReport, format_report, replay, runtime_client
+    from moorage.clients.replay import (
+        ReplayError,
+        ReplayReport,
+        format_report,
+        replay,
+        runtime_client,
+    )
 
     found = access(args, "replay")
     if found is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from moorage import __version__
+from moorage.cli.common import log_level_option
 from moorage.cli.serve_checks import auth_settings, file_roots, http_limits, max_unpacked_size
 from moorage.settings import Settings, default_data_dir
 
@@ -20,9 +21,10 @@ from moorage.settings import Settings, default_data_dir
 def run(args: argparse.Namespace) -> int:
     import uvloop
 
+    from moorage.clients.quickdeploy import QuickDeploy, runnable
     from moorage.data_dir import DataDirError
     from moorage.fleet.images import ImageMap, ImageMapError
-    from moorage.quickdeploy import QuickDeploy
+    from moorage.listener import ListenError
     from moorage.server import serve
     from moorage.store.sqlite import StoreOpenError
 
@@ -61,11 +63,21 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.clock_speed <= 1_000_000:
         print("moorage serve: --clock-speed must be above 0 and at most 1000000", file=sys.stderr)
         return 2
+    if args.ray_address and args.fleet != "ray":
+        print("moorage serve: --ray-address needs --fleet ray", file=sys.stderr)
+        return 2
+    if not 0 <= args.ray_reattach_grace <= 86_400:
+        print("moorage serve: --ray-reattach-grace must be from 0 to 86400", file=sys.stderr)
+        return 2
     limits = http_limits(args)
     if limits is None:
         return 2
     image_map = Path(args.image_map).expanduser().resolve() if args.image_map else None
     if image_map is not None:
+        if not image_map.is_file():
+            # Only the default (DATA_DIR/images.json) may be absent; a named file must exist.
+            print(f"moorage serve: --image-map {args.image_map}: no such file", file=sys.stderr)
+            return 2
         try:
             ImageMap.load(image_map)
         except ImageMapError as exc:
@@ -98,8 +110,12 @@ def run(args: argparse.Namespace) -> int:
         serverless_idle_s=args.serverless_idle,
         metrics_sample_interval_s=args.metrics_sample_interval,
         clock_speed=args.clock_speed,
+        access_log=args.access_log,
         file_roots=roots,
         max_unpacked_bytes=max_unpacked,
+        fleet=args.fleet,
+        ray_address=args.ray_address,
+        ray_reattach_grace_s=args.ray_reattach_grace,
     )
 
     def ready(url: str) -> None:
@@ -111,11 +127,12 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
         else:
+            moorage = runnable("moorage")
             print(
                 "requests must be signed with the key in "
                 f"{settings.credentials_path or settings.data_dir / 'credentials'}: "
-                f"eval $(moorage credentials --data-dir {settings.data_dir}) "
-                "or moorage credentials --write-profile moorage (docs/security.md)",
+                f'eval "$({moorage} credentials --data-dir {settings.data_dir})" '
+                f"or {moorage} credentials --write-profile moorage (docs/security.md)",
                 flush=True,
             )
 
@@ -125,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         # A data dir in use or a database that cannot be used: one line, no traceback.
         print(f"moorage serve: {exc}", file=sys.stderr)
         return 1
+    except ListenError as exc:
+        print(f"moorage serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -143,6 +163,28 @@ def add_parser(commands: Any) -> None:
         "schedules (inference experiments, bake periods); see docs/shadow-tests.md",
     )
     serve.add_argument("--account-id", default="123456789012")
+    serve.add_argument(
+        "--fleet",
+        choices=("local", "ray"),
+        default="local",
+        help="where copies run: local processes (default) or actors on a Ray cluster "
+        "(needs moorage[ray]); see docs/ray.md",
+    )
+    serve.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --fleet ray: the cluster to join (host:port of its head; default: the "
+        "cluster started on this machine with ray start)",
+    )
+    serve.add_argument(
+        "--ray-reattach-grace",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with --fleet ray: how long copies a previous server left running wait to be "
+        "claimed before they are removed (default 60)",
+    )
     serve.add_argument(
         "--image-map",
         default=None,
@@ -298,6 +340,12 @@ def add_parser(commands: Any) -> None:
         help="the most one model's data may unpack to on disk, e.g. 512M or 200G (default 20G; "
         "K, M, G, T are powers of 1024); larger artifacts fail with a FailureReason that "
         "says so; see docs/artifacts.md",
+    )
+    log_level_option(serve, default=argparse.SUPPRESS)
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="print one line per HTTP request (client, request line, status) on the output",
     )
     serve.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS: certificate")
     serve.add_argument("--tls-key", default=None, metavar="PEM", help="serve HTTPS: private key")

@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
 
     from botocore.exceptions import BotoCoreError
 
-    from moorage.shadow_report import ReportError, build_report, clients, format_report
+    from moorage.clients.shadow_report import ReportError, build_report, clients, format_report
 
     found = access(args, "shadow-report")
     if found is None:

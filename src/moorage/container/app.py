@@ -1,4 +1,4 @@
-"""The model server's raw ASGI application: ``/ping``, ``/invocations``, ``/adapters``.
+"""The model server's raw ASGI application: ``/ping``, ``/invocations``, ``/adapters``, ``/models``.
 
 uvicorn (set up by :mod:`moorage.container.server`) calls :class:`ModelServerApp`
 directly, with no framework in between, because every invocation of the
@@ -7,10 +7,14 @@ the body, and makes one hop into the handler thread pool, where
 :class:`~moorage.container.pipeline.Pipeline` does the work. Nothing is
 logged for a successful request.
 
+In multi-model mode (:mod:`moorage.container.multi_model`) there is no
+model of the server's own: ``/models`` loads, lists, unloads and invokes
+models by name, and ``/invocations`` answers 404.
+
 ``/ping`` answers 503 until :attr:`ModelServerApp.model` is set (after
-``model_fn`` returned), then 200, and never touches the pool, so it stays
-responsive while predictions run; it answers 500 while the pool is stuck
-(every worker held past ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` with requests
+``model_fn`` returned; at once in multi-model mode), then 200, and never
+touches the pool, so it stays responsive while predictions run; it answers
+500 while the pool is stuck (every worker held past ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` with requests
 waiting, :mod:`moorage.container.workers`), and requests that waited past
 the timeout behind such a pool are answered 504.
 
@@ -47,6 +51,8 @@ from moorage.container.http import (
     respond_text,
 )
 from moorage.container.model import LoadedModel
+from moorage.container.multi_model import PREFIX as MODELS_PREFIX
+from moorage.container.multi_model import MultiModels
 from moorage.container.pipeline import Reply, close_stream, next_chunk
 from moorage.container.workers import PoolStuck, Workers
 
@@ -59,11 +65,13 @@ _CLOSE = [(b"connection", b"close")]
 class ModelServerApp:
     """ASGI 3 application; :attr:`model` is ``None`` while the model loads."""
 
-    def __init__(self, workers: Workers) -> None:
+    def __init__(self, workers: Workers, multi: MultiModels | None = None) -> None:
         self.workers = workers
         self.executor = workers.executor
         self.model: LoadedModel | None = None
         self.adapters = Adapters(workers.executor)
+        # Multi-model mode (SAGEMAKER_MULTI_MODEL): no model of its own, /models instead.
+        self.multi = multi
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,15 +79,23 @@ class ModelServerApp:
         path = scope["path"]
         method = scope["method"]
         if path == "/invocations":
-            if method == "POST":
-                await self._invoke(scope, receive, send)
-            else:
+            if method != "POST":
                 await respond_text(send, 405, "Use POST /invocations.")
+            elif self.multi is not None:
+                await respond_text(
+                    send, 404, "This server hosts several models: use POST /models/NAME/invoke."
+                )
+            else:
+                await self._invoke(scope, receive, send, self.model)
         elif path == "/ping":
             if method in ("GET", "HEAD"):
                 await self._ping(send)
             else:
                 await respond_text(send, 405, "Use GET /ping.")
+        elif self.multi is not None and (
+            path == MODELS_PREFIX or path.startswith(MODELS_PREFIX + "/")
+        ):
+            await self.multi.handle(scope, receive, send, self._invoke)
         elif path == ADAPTERS_PREFIX or path.startswith(ADAPTERS_PREFIX + "/"):
             if self.model is None:
                 await respond(send, 503, _LOADING, JSON)
@@ -90,7 +106,7 @@ class ModelServerApp:
 
     async def _ping(self, send: Send) -> None:
         stuck = self.workers.stuck
-        if self.model is None:
+        if self.model is None and self.multi is None:
             await respond(send, 503, _LOADING, JSON)
         elif stuck is not None:
             body = json.dumps({"status": "Unhealthy", "message": stuck}).encode()
@@ -98,8 +114,9 @@ class ModelServerApp:
         else:
             await respond(send, 200, _HEALTHY, JSON)
 
-    async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
-        model = self.model
+    async def _invoke(
+        self, scope: Scope, receive: Receive, send: Send, model: LoadedModel | None
+    ) -> None:
         if model is None:
             await respond(send, 503, _LOADING, JSON)
             return

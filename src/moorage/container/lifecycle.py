@@ -7,11 +7,13 @@ reads why a copy failed to start from the file named by
 A copy must never outlive its parent. When ``MOORAGE_PARENT_PID`` is set,
 :func:`guard_parent` asks the Linux kernel to SIGKILL this process when the
 parent dies (``PR_SET_PDEATHSIG``) and also starts a watcher thread that
-exits the process within :data:`WATCH_INTERVAL_S` once the parent is gone,
-judged by ``getppid()`` changing (the process was re-parented) or the PID no
-longer existing. The watcher covers other platforms, a parent that is not
-the direct parent (a wrapper script), and the race where the parent died
-before ``prctl`` ran. :mod:`moorage.container.server` calls both.
+exits the process once the parent is gone. On Linux the watcher blocks on a
+pidfd of the parent (``pidfd_open``), which becomes readable the moment the
+parent exits: an idle copy never wakes for it. Elsewhere it polls every
+:data:`WATCH_INTERVAL_S`, judging by ``getppid()`` changing (the process was
+re-parented) or the PID no longer existing. The watcher covers a parent that
+is not the direct parent (a wrapper script), and the race where the parent
+died before ``prctl`` ran. :mod:`moorage.container.server` calls both.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
 import sys
 import threading
@@ -80,9 +83,31 @@ def _set_parent_death_signal() -> None:
 
 
 def _watch(pid: int, original_ppid: int) -> None:
+    descriptor = _pidfd(pid)
+    if descriptor is not None:
+        # Readable once the process exits; nothing wakes this thread before.
+        poller = select.poll()
+        poller.register(descriptor, select.POLLIN)
+        while not poller.poll():
+            pass
+        _orphaned(pid)
     while parent_alive(pid, original_ppid):
         time.sleep(WATCH_INTERVAL_S)
     _orphaned(pid)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A pidfd of ``pid`` (Linux 5.3 and later), or None where there is none."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        descriptor: int = opener(pid)
+    except ProcessLookupError:
+        _orphaned(pid)
+    except OSError:  # an older kernel, or not allowed: poll instead
+        return None
+    return descriptor
 
 
 def _orphaned(pid: int) -> None:

@@ -65,6 +65,8 @@ environment:
                                         (default {DEFAULT_SHUTDOWN_GRACE_S:g})
   MOORAGE_UNIX_SOCKET                   also serve on this Unix socket path (the router's
                                         faster way in; the port is served all the same)
+  SAGEMAKER_MULTI_MODEL                 true: start with no model and serve the multi-model
+                                        contract (/models) instead of loading MODEL_DIR
 
 exit status:
   0  stopped by SIGTERM or SIGINT          4  model_fn raised
@@ -93,6 +95,8 @@ class Options:
     # Where the script lives; None means MODEL_DIR/code.
     code_dir: Path | None = None
     log_level: int = DEFAULT_LOG_LEVEL
+    # SAGEMAKER_MULTI_MODEL=true: no model at start, models loaded through /models.
+    multi_model: bool = False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -179,7 +183,18 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Options:
         timeout_s=float(timeout),
         code_dir=Path(code_dir).absolute() if code_dir else None,
         log_level=log_level(environ.get("SAGEMAKER_CONTAINER_LOG_LEVEL")),
+        multi_model=multi_model(environ.get("SAGEMAKER_MULTI_MODEL")),
     )
+
+
+def multi_model(text: str | None) -> bool:
+    """``SAGEMAKER_MULTI_MODEL``: ``true`` or ``false`` (any case); unset is false."""
+    value = (text or "").strip().lower()
+    if value in ("", "false"):
+        return False
+    if value == "true":
+        return True
+    raise StartupError(ExitCode.USAGE, f"SAGEMAKER_MULTI_MODEL={text!r} is not true or false.")
 
 
 def log_level(text: str | None) -> int:

@@ -9,7 +9,8 @@ a clear exit status, and ``--port 0`` can report the port it got) and, when
 uvicorn (uvloop, httptools sending each response in one write
 (:mod:`moorage.coalesce`), no access log) around
 :class:`~moorage.container.app.ModelServerApp` while the model loads in the
-handler pool (:func:`moorage.container.model.load`) and a task watches that
+handler pool (:func:`moorage.container.model.load`; in multi-model mode no
+model loads at start, :mod:`moorage.container.multi_model`) and a task watches that
 pool for workers stuck past ``SAGEMAKER_MODEL_SERVER_TIMEOUT``
 (:mod:`moorage.container.workers`).
 
@@ -38,7 +39,6 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import FrameType
 
 import uvicorn
 
@@ -48,6 +48,7 @@ from moorage.container.errors import ExitCode, StartupError
 from moorage.container.http import log_exception
 from moorage.container.lifecycle import guard_parent, write_failure
 from moorage.container.model import ModelSettings, load
+from moorage.container.multi_model import CodeSettings, MultiModels
 from moorage.container.options import Options, failure_file, parse
 from moorage.container.workers import Workers
 
@@ -144,7 +145,15 @@ def serve(options: Options, sockets: list[socket.socket]) -> int:
     configure_logging(options.log_level)
     executor = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="handler")
     workers = Workers(executor, options.workers, options.timeout_s)
-    app = ModelServerApp(workers)
+    multi = (
+        MultiModels(
+            executor,
+            CodeSettings(options.program, options.default_accept, options.code_dir),
+        )
+        if options.multi_model
+        else None
+    )
+    app = ModelServerApp(workers, multi)
     address = sockets[0].getsockname()
     host = f"[{address[0]}]" if ":" in address[0] else address[0]
     config = uvicorn.Config(
@@ -158,6 +167,7 @@ def serve(options: Options, sockets: list[socket.socket]) -> int:
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        date_header=False,
         timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=math.ceil(options.shutdown_grace_s),
     )
@@ -181,25 +191,31 @@ def serve(options: Options, sockets: list[socket.socket]) -> int:
 
 
 async def _run(
-    server: uvicorn.Server,
+    server: _Server,
     sockets: list[socket.socket],
     app: ModelServerApp,
     settings: ModelSettings,
     executor: ThreadPoolExecutor,
     outcome: list[StartupError],
 ) -> None:
-    loading = asyncio.create_task(_load(server, app, settings, executor, outcome))
+    # In multi-model mode the platform loads the models later, through /models.
+    loading = (
+        None
+        if app.multi is not None
+        else asyncio.create_task(_load(server, app, settings, executor, outcome))
+    )
     watching = asyncio.create_task(app.workers.watch())
     try:
         await server.serve(sockets=sockets)
     finally:
         # A stop during model_fn: the thread cannot be interrupted, only abandoned.
-        loading.cancel()
+        if loading is not None:
+            loading.cancel()
         watching.cancel()
 
 
 async def _load(
-    server: uvicorn.Server,
+    server: _Server,
     app: ModelServerApp,
     settings: ModelSettings,
     executor: ThreadPoolExecutor,
@@ -209,14 +225,14 @@ async def _load(
         app.model = await asyncio.get_running_loop().run_in_executor(executor, load, settings)
     except StartupError as exc:
         outcome.append(exc)
-        server.should_exit = True
+        server.exit_soon()
     except Exception as exc:
         failure = StartupError(
             ExitCode.INTERNAL, f"Loading the model failed: {type(exc).__name__}: {exc}"
         )
         failure.__cause__ = exc
         outcome.append(failure)
-        server.should_exit = True
+        server.exit_soon()
 
 
 class _Server(uvicorn.Server):
@@ -229,23 +245,48 @@ class _Server(uvicorn.Server):
         if self.started:
             self._on_started()
 
+    async def main_loop(self) -> None:
+        """Wait for the exit.
+
+        uvicorn's own loop wakes ten times a second to look at ``should_exit``
+        and to refresh the ``Date`` header; hundreds of idle copies would
+        spend a good part of a core on that. The model server sends no
+        ``Date`` (the router answers callers, with its own), so this loop
+        sleeps until :meth:`exit_soon` wakes it.
+        """
+        self._wake = asyncio.Event()
+        await self.on_tick(0)
+        while not self.should_exit:
+            await self._wake.wait()
+            self._wake.clear()
+
+    def exit_soon(self) -> None:
+        """Begin the shutdown now (from the event loop's thread)."""
+        self.should_exit = True
+        wake = getattr(self, "_wake", None)
+        if wake is not None:
+            wake.set()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
+        # Through the loop, so that a signal wakes a loop that sleeps.
+        loop = asyncio.get_running_loop()
         handled = (signal.SIGTERM, signal.SIGINT)
-        previous = {sig: signal.signal(sig, self._stop) for sig in handled}
+        for sig in handled:
+            loop.add_signal_handler(sig, self._stop, sig)
         try:
             yield
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            for sig in handled:
+                loop.remove_signal_handler(sig)
 
-    def _stop(self, sig: int, frame: FrameType | None) -> None:
+    def _stop(self, sig: int) -> None:
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True
-        self.should_exit = True
+        self.exit_soon()
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

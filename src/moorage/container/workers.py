@@ -15,8 +15,9 @@ for a worker; it stays stuck until a worker frees up. While it is:
   answered 504 (:class:`PoolStuck`) instead of waiting forever, and is never
   run.
 
-:meth:`Workers.watch` is the one task that checks, a few times per timeout;
-the request path only records times. :mod:`moorage.container.server` builds
+:meth:`Workers.watch` is the one task that checks, a few times per timeout
+while there are jobs (an idle server does not wake for it); the request path
+only records times. :mod:`moorage.container.server` builds
 the pool and starts the watch; the timeout comes from
 :mod:`moorage.container.options`.
 """
@@ -70,10 +71,14 @@ class Workers:
         self._given_up: set[Future[Any]] = set()
         # Why the pool is stuck, while it is; None otherwise.
         self.stuck: str | None = None
+        # Set when a job arrives, so that the watch sleeps while there is none.
+        self._arrived = asyncio.Event()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on a worker; raises :class:`PoolStuck` if it was given up."""
         future = self.executor.submit(self._job, fn, args)
+        if not self._jobs:
+            self._arrived.set()
         self._jobs[future] = self._clock()
         try:
             return await asyncio.wrap_future(future)
@@ -119,9 +124,13 @@ class Workers:
                 self._given_up.add(future)
 
     async def watch(self) -> None:
-        """Check the pool a few times per timeout, until cancelled."""
+        """Check the pool a few times per timeout while it has jobs, until cancelled."""
         interval = min(_MAX_CHECK_S, max(_MIN_CHECK_S, self.timeout_s / _CHECKS_PER_TIMEOUT))
         while True:
+            if not self._jobs and self.stuck is None:
+                # Nothing can become stuck before a job arrives.
+                self._arrived.clear()
+                await self._arrived.wait()
             await asyncio.sleep(interval)
             self.check()
 

@@ -167,6 +167,11 @@ def check_model(ctx: ControlContext, spec: Mapping[str, Any]) -> None:
             f"Model {model.name} has {len(model.containers)} containers; an inference component "
             "deploys a single-container model."
         )
+    if model.primary.multi_model is not None:
+        raise ValidationError(
+            f"Model {model.name} is a multi-model container (Mode MultiModel); an inference "
+            "component deploys a model with its own model data."
+        )
 
 
 def check_base(

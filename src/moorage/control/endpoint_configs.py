@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from moorage.async_inference.config import check_async_config
 from moorage.capture import CaptureConfig, CaptureConfigError
 from moorage.control.context import ControlContext
 from moorage.control.location_checks import check_destination
@@ -165,6 +166,7 @@ class EndpointConfigsService:
             raise ValidationError(f'Cannot create already existing endpoint configuration "{arn}".')
         self._check_variants(params)
         _check_capture(params.get("DataCaptureConfig"), self.ctx.file_roots)
+        check_async_config(params)
         _check_async_output(params.get("AsyncInferenceConfig"), self.ctx.file_roots)
         tags = tag_pairs(params.get("Tags"))
         check_tag_count(tags)

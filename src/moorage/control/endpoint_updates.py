@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moorage.async_inference.config import check_zero_instances
+from moorage.async_inference.config import check_async_kept, check_zero_instances
 from moorage.control.context import ControlContext
 from moorage.control.endpoints import EndpointsService
 from moorage.deploy.plan_format import plan_document
@@ -54,6 +54,8 @@ class EndpointUpdatesService:
         endpoint = self._updatable(params["EndpointName"])
         config = self.endpoints.config(params["EndpointConfigName"])
         self.endpoints.check_models(config)
+        current = self._config_or_none(endpoint.config_name)
+        check_async_kept(endpoint.name, current.spec if current else None, config.spec)
         retain_all = bool(params.get("RetainAllVariantProperties", False))
         exclude = [
             str(p["VariantPropertyType"])

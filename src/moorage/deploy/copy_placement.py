@@ -36,6 +36,7 @@ def of_instance(kind: InstanceType, instance_id: str) -> CopyPlacement:
         vcpus=kind.vcpus,
         memory_mib=kind.memory_mib,
         accelerators=kind.accelerator_count,
+        instance_type=kind.name,
     )
 
 

@@ -68,6 +68,17 @@ def _current_counts(endpoint: Endpoint) -> dict[str, tuple[str, int, str]]:
     return counts
 
 
+def _no_instances(variant: str, config: EndpointConfig | None) -> tuple[str, int, str]:
+    """A variant scaled in to zero instances (asynchronous inference) has no group left.
+
+    Scaling it out starts a group of id ``z-<variant>``: a variant at rest has
+    one group at most, so the id meets no other group, and ``g<N>`` ids stay
+    UpdateEndpoint's.
+    """
+    spec = config.variant(variant) if config is not None else None
+    return f"z-{variant}", 0, (spec.instance_type if spec is not None else None) or ""
+
+
 def plan_update(
     endpoint: Endpoint,
     config: EndpointConfig,
@@ -195,7 +206,9 @@ def plan_capacities(
     ids: dict[str, FleetIds] = {}
     for variant in endpoint.variants:
         item = wanted.get(variant.name, {})
-        group_id, count, instance_type = current[variant.name]
+        group_id, count, instance_type = current.get(variant.name) or _no_instances(
+            variant.name, config
+        )
         serverless = serverless_override(
             variant,
             item,

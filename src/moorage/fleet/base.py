@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from moorage.domain.model import ModelData
+from moorage.domain.model import ModelData, MultiModelData
 
 
 class CopyState(enum.StrEnum):
@@ -39,6 +39,8 @@ class CopyPlacement:
     reserved_cpus: float | None = None
     reserved_memory_mib: int | None = None
     reserved_accelerators: int | None = None
+    # The instance type (``ml.m5.xlarge``): the Ray fleet sizes its placement group by it.
+    instance_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,15 @@ class CopySpec:
     # deploy layer names it after the instance, so a restarted copy logs on there.
     log_stream: str = ""
     placement: CopyPlacement | None = None
+    # A multi-model container: its models are loaded on demand (model_data is None).
+    multi_model: MultiModelData | None = None
+    # A multi-container model: one process per container (moorage.fleet.container_set),
+    # each started from its own spec; the copy itself runs none.
+    containers: tuple[CopySpec, ...] = ()
+    # With containers: each request names its container (InferenceExecutionConfig Direct).
+    direct: bool = False
+    # A container of a multi-container copy: its name (ContainerHostname or container-N).
+    container: str | None = None
 
 
 class Copy:
@@ -68,6 +79,8 @@ class Copy:
 
     ``inflight`` is maintained by the router: a copy is only stopped once it
     is out of every routing snapshot and ``inflight`` has dropped to zero.
+    A copy of a multi-container model runs no process itself: its
+    ``members`` do, one per container, each with ``parent`` set to it.
     """
 
     __slots__ = (
@@ -76,10 +89,13 @@ class Copy:
         "host",
         "inflight",
         "log_path",
+        "members",
+        "parent",
         "pid",
         "port",
         "ready_at",
         "resolved_image",
+        "secret",
         "spec",
         "started_at",
         "state",
@@ -93,6 +109,9 @@ class Copy:
         self.port = 0
         # Where the router reaches the copy instead of host:port, when it listens there too.
         self.unix_socket: str | None = None
+        # Sent by the router in every request (x-moorage-copy-secret) to a copy
+        # reachable over the network, which refuses requests without it.
+        self.secret: str | None = None
         self.pid: int | None = None
         self.inflight = 0
         self.failure_reason: str | None = None
@@ -101,6 +120,8 @@ class Copy:
         self.started_at = 0.0
         self.ready_at: float | None = None
         self.exit_code: int | None = None
+        self.members: tuple[Copy, ...] = ()
+        self.parent: Copy | None = None
 
     @property
     def copy_id(self) -> str:

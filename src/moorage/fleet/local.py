@@ -17,6 +17,9 @@ callbacks are told at once, so it is routed away from and replaced exactly
 like a copy that crashed, and its process is killed (it no longer serves, so
 there is nothing to drain; requests still on it get a broken answer).
 
+A copy of a multi-container model is one such process per container
+(:mod:`moorage.fleet.container_set`), started, replaced and stopped together.
+
 Processes never outlive the server: each is started under
 ``setpriv --pdeathsig KILL`` (the kernel kills it if the server dies, even by
 SIGKILL), in its own session (a terminal's Ctrl-C reaches only the server,
@@ -66,8 +69,10 @@ from moorage.fleet.base import (
     ExitCallback,
     StartFailed,
 )
+from moorage.fleet.container_set import member_gone, start_set, stop_set
 from moorage.fleet.health import FailedPings, HealthPolicy
 from moorage.fleet.images import ImageMap
+from moorage.fleet.pinger import Pinger
 from moorage.fleet.prepare import PrepareError, Preparer
 from moorage.fleet.processes import CopyProcess
 from moorage.logs.collector import Attachment, LogCollector
@@ -111,6 +116,8 @@ class LocalProcessFleet:
         self.clock = clock
         self.health = health or HealthPolicy()
         self._pings = FailedPings(self.health)
+        # Health pings over one kept-alive connection per copy.
+        self._pinger = Pinger()
         self._health_task: asyncio.Task[None] | None = None
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._copies: dict[str, Copy] = {}
@@ -171,11 +178,16 @@ class LocalProcessFleet:
     def _what(self, spec: CopySpec) -> str:
         if spec.component:
             return f"A copy of inference component {spec.component}"
+        if spec.container:
+            return f"Container {spec.container} for production variant {spec.variant}"
         return f"The primary container for production variant {spec.variant}"
 
     async def start(self, spec: CopySpec) -> Copy:
         if self._health_task is None:
             self._health_task = asyncio.create_task(self._check_health())
+        if spec.containers:
+            # A multi-container model: a process per container (moorage.fleet.container_set).
+            return await start_set(self, spec)
         copy = Copy(spec)
         copy.started_at = self.clock.now()
         resolved = self.images.resolve(spec.image)
@@ -405,6 +417,12 @@ class LocalProcessFleet:
 
     def _gone(self, copy: Copy) -> None:
         """Tell the exit callbacks that ``copy`` no longer serves."""
+        if copy.parent is not None:
+            # A container of a multi-container copy: the whole copy is replaced.
+            whole = member_gone(copy, self.stop)
+            if whole is None:
+                return
+            copy = whole
         for callback in list(self._callbacks):
             try:
                 callback(copy)
@@ -425,9 +443,10 @@ class LocalProcessFleet:
     async def _ping_all(self) -> None:
         ready = [c for c in self._copies.values() if c.state is CopyState.READY]
         self._pings.retain({c.copy_id for c in ready})
+        self._pinger.retain({c.copy_id for c in ready})
         if not ready:
             return
-        failures = await asyncio.gather(*(self._ping(c) for c in ready))
+        failures = await self._pinger.ping_all(ready, self.health.timeout_s)
         for copy, failure in zip(ready, failures, strict=True):
             if copy.state is not CopyState.READY:
                 continue  # exited or being stopped meanwhile: not a health matter
@@ -436,20 +455,6 @@ class LocalProcessFleet:
                 log.warning("copy %s failed a health check: %s", copy.copy_id, failure)
             if reason is not None:
                 self._unhealthy(copy, reason)
-
-    async def _ping(self, copy: Copy) -> str | None:
-        """None if ``GET /ping`` answered 200 in time; else what went wrong."""
-        timeout = aiohttp.ClientTimeout(total=self.health.timeout_s)
-        try:
-            async with self.session().get(f"{copy.url}/ping", timeout=timeout) as response:
-                if response.status == 200:
-                    return None
-                text = (await response.read()).decode("utf-8", "replace").strip()
-                return f"/ping answered {response.status}: {text[:300]}"
-        except TimeoutError:
-            return f"/ping did not answer within {self.health.timeout_s:g} s"
-        except (aiohttp.ClientError, OSError) as exc:
-            return f"/ping failed: {exc or type(exc).__name__}"
 
     def _unhealthy(self, copy: Copy, reason: str) -> None:
         """Replace ``copy`` as if it had crashed, then kill its process."""
@@ -464,6 +469,9 @@ class LocalProcessFleet:
         killing.add_done_callback(self._monitors.discard)
 
     async def stop(self, copy: Copy, *, drain_timeout_s: float = 60.0) -> None:
+        if copy.members:
+            await stop_set(copy, self.stop, drain_timeout_s, self.clock)
+            return
         if copy.state in _GONE:
             self._copies.pop(copy.copy_id, None)
             return
@@ -525,6 +533,7 @@ class LocalProcessFleet:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
             self._health_task = None
+        self._pinger.close()
         copies = list(self._copies.values())
         await asyncio.gather(
             *(self.stop(c, drain_timeout_s=10.0) for c in copies), return_exceptions=True

@@ -5,6 +5,9 @@ of its variants' instances and of the inference components it hosts::
 
     logs/<EndpointName>/<Variant>.<instance-id>.log
         group /aws/sagemaker/Endpoints/<EndpointName>, stream <Variant>/<instance-id>
+    logs/<EndpointName>/<Variant>.<instance-id>.<container>.log
+        the same group, stream <Variant>/<instance-id>/<container> (a container of a
+        multi-container model)
     logs/<EndpointName>/<Component>.<Variant>.<instance-id>.<copy>.log
         group /aws/sagemaker/InferenceComponents/<Component>,
         stream <Variant>/<instance-id>/<copy>
@@ -63,7 +66,7 @@ def parse_file_name(name: str) -> tuple[GroupName | None, str]:
     if not name.endswith(SUFFIX):
         return None, ""
     parts = name[: -len(SUFFIX)].split(".")
-    if len(parts) == 2:
+    if len(parts) in (2, 3):
         group, stream = endpoint_group(""), "/".join(parts)
     elif len(parts) == 4 and is_name(parts[0]):
         group, stream = component_group(parts[0]), "/".join(parts[1:])

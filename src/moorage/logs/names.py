@@ -86,9 +86,16 @@ def group_from_identifier(identifier: str) -> str:
 
 
 def stream_parts(group: GroupName, stream: str) -> tuple[str, ...] | None:
-    """``stream``'s parts (variant, instance[, copy]) if the group can hold it, else None."""
-    pattern = _ENDPOINT_STREAM if group.kind == GroupKind.ENDPOINT else _COMPONENT_STREAM
-    match = pattern.fullmatch(stream)
+    """``stream``'s parts (variant, instance[, copy]) if the group can hold it, else None.
+
+    An endpoint's group also holds the streams of the containers of its
+    multi-container models, ``{VariantName}/{instance-id}/{container}``, as
+    SageMaker names an inference pipeline's.
+    """
+    if group.kind == GroupKind.ENDPOINT:
+        match = _ENDPOINT_STREAM.fullmatch(stream) or _COMPONENT_STREAM.fullmatch(stream)
+    else:
+        match = _COMPONENT_STREAM.fullmatch(stream)
     return match.groups() if match else None
 
 

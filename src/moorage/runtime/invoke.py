@@ -37,6 +37,7 @@ from moorage.runtime.components import NoCopies
 from moorage.runtime.components import resolve as resolve_component
 from moorage.runtime.errors import RuntimeError_
 from moorage.runtime.hold import Holds
+from moorage.runtime.hosted import HostedModels
 from moorage.runtime.instances import InstanceCounts
 from moorage.runtime.router import Router
 from moorage.runtime.shadow import ShadowMirror
@@ -86,6 +87,8 @@ _HEADER_MEMBERS = {
 
 
 _COMPONENT = "x-amzn-sagemaker-inference-component"
+_TARGET_MODEL = "x-amzn-sagemaker-target-model"
+_TARGET_HOST = "x-amzn-sagemaker-target-container-hostname"
 
 # The request headers the router reads (all others are ignored), by raw name.
 _READ = {name.encode(): name for name in (*_FORWARD, *_HEADER_MEMBERS)}
@@ -166,8 +169,11 @@ class Invoker:
         capture: CaptureQueue | None = None,
         shadows: ShadowMirror | None = None,
         holds: Holds | None = None,
+        hosted: HostedModels | None = None,
     ) -> None:
         self.router = router
+        # Serves multi-model containers and multi-container models (runtime/hosted.py).
+        self.hosted = hosted
         # Requests that found no copy wait here while one starts (runtime/hold.py).
         self.holds = holds or Holds(router)
         # Copies answered requests to the endpoint's shadow variants, if it has any.
@@ -204,6 +210,13 @@ class Invoker:
                 variant = self._variant(route, request)
             if variant.serverless is not None:
                 await self._serverless(request, route, variant, send, started)
+            elif (
+                variant.hosted
+                or _TARGET_MODEL in request.headers
+                or _TARGET_HOST in request.headers
+            ):
+                # Multi-model containers and multi-container models (runtime/hosted.py).
+                await self._hosted(request, route, variant, send, started)
             elif request.stream:
                 await self._stream(request, route, variant, send, started)
             else:
@@ -351,6 +364,20 @@ class Invoker:
                 await self._invoke(request, route, variant, send, started)
         finally:
             gate.inflight -= 1
+
+    async def _hosted(
+        self,
+        request: Request,
+        route: EndpointRoute,
+        variant: VariantRoute,
+        send: Send,
+        started: float,
+    ) -> None:
+        if self.hosted is None:
+            raise errors.validation_error(
+                f"Endpoint {route.name} serves neither multi-model nor multi-container models."
+            )
+        await self.hosted.invoke(self, request, route, variant, send, started)
 
     def _forward_headers(self, request: Request) -> dict[str, str]:
         headers = {h: request.headers[h] for h in _FORWARD if h in request.headers}

@@ -50,6 +50,15 @@ class VariantRoute:
         return bool(self.live_groups)
 
     @cached_property
+    def hosted(self) -> bool:
+        """Whether a copy runs a multi-model container or several containers (runtime/hosted.py)."""
+        return any(
+            c.spec.multi_model is not None or bool(c.spec.containers)
+            for g in self.groups
+            for c in g.copies
+        )
+
+    @cached_property
     def capturing(self) -> bool:
         """Whether any group's config captures data."""
         return any(g.capture is not None and g.capture.enabled for g in self.groups)

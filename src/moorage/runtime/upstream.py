@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from moorage.fleet.base import Copy
+from moorage.fleet.ray.gateway import SECRET_HEADER
 from moorage.runtime.http1 import BadAnswer, NoAnswer, NotSent, Pool
 
 
@@ -68,13 +69,23 @@ class Upstream:
         return self._session
 
     async def invoke(
-        self, copy: Copy, body: bytes, headers: Mapping[str, str], timeout_s: float
+        self,
+        copy: Copy,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        path: str = "/invocations",
     ) -> Reply:
+        """POST to the copy's ``path``: ``/invocations``, or a multi-model container's
+        ``/models/{name}/invoke`` (:mod:`moorage.runtime.hosted`)."""
         if "accept" not in headers or "content-type" not in headers:
             headers = {**_DEFAULTS, **headers}
+        if copy.secret is not None:
+            # A copy on another machine lets in its router only (moorage.fleet.ray.gateway).
+            headers = {**headers, SECRET_HEADER: copy.secret}
         try:
             answer = await self._pool.post(
-                copy.host, copy.port, "/invocations", headers, body, timeout_s, copy.unix_socket
+                copy.host, copy.port, path, headers, body, timeout_s, copy.unix_socket
             )
         except TimeoutError:
             raise CopyTimeout() from None
@@ -93,6 +104,8 @@ class Upstream:
         aiohttp resends a request on a dropped keep-alive connection only for
         idempotent methods, never this POST, so it too is sent at most once.
         """
+        if copy.secret is not None:
+            headers = {**headers, SECRET_HEADER: copy.secret}
         try:
             response = await asyncio.wait_for(
                 self._client().post(f"{copy.url}/invocations", data=body, headers=headers),

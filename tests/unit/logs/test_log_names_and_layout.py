@@ -34,7 +34,10 @@ def test_stream_names_follow_sagemaker() -> None:
     copy = component_stream("ep", "AllTraffic", "instance-1", "llama-2")
     assert copy == f"AllTraffic/{instance_id('ep', 'AllTraffic', 'instance-1')}/llama-2"
     assert stream_parts(component_group("llama"), copy) is not None
-    assert stream_parts(endpoint_group("ep"), copy) is None
+    # A container of a multi-container model: {VariantName}/{instance-id}/{container}.
+    assert stream_parts(endpoint_group("ep"), f"{stream}/preprocess") is not None
+    assert stream_parts(endpoint_group("ep"), f"{stream}/a/b") is None
+    assert stream_parts(component_group("llama"), stream) is None
     assert copy_stream("ep", "v", None, "c-1", named="v/i-0123456789abcdef0") == (
         "v/i-0123456789abcdef0"
     )
@@ -65,8 +68,10 @@ def test_files_map_to_groups_and_streams_and_back(tmp_path: Path) -> None:
     copy = component_stream("ep", "AllTraffic", "instance-1", "llama-1")
     variant_file = stream_path(tmp_path, "ep", None, variant)
     copy_file = stream_path(tmp_path, "ep", "llama", copy)
+    container = f"{variant}/preprocess"
+    container_file = stream_path(tmp_path, "ep", None, container)
     assert variant_file.parent == copy_file.parent == tmp_path / "ep"
-    for path in (variant_file, copy_file):
+    for path in (variant_file, copy_file, container_file):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
     # Files that are not streams: an older version's per-copy log, and strays.
@@ -77,9 +82,16 @@ def test_files_map_to_groups_and_streams_and_back(tmp_path: Path) -> None:
     kind, stream = parse_file_name(copy_file.name)
     assert kind == component_group("llama") and stream == copy
     assert parse_file_name("ep-AllTraffic-g1-0-0.log") == (None, "")
+    assert parse_file_name(container_file.name) == (endpoint_group(""), container)
     found = {(s.group, s.stream) for s in all_streams(tmp_path)}
-    assert found == {(endpoint_group("ep"), variant), (component_group("llama"), copy)}
-    assert [s.path for s in group_streams(tmp_path, endpoint_group("ep"))] == [variant_file]
+    assert found == {
+        (endpoint_group("ep"), variant),
+        (endpoint_group("ep"), container),
+        (component_group("llama"), copy),
+    }
+    assert sorted(s.path for s in group_streams(tmp_path, endpoint_group("ep"))) == sorted(
+        [variant_file, container_file]
+    )
     assert [s.path for s in group_streams(tmp_path, component_group("llama"))] == [copy_file]
     assert group_streams(tmp_path, endpoint_group("EP")) == []
     assert group_streams(tmp_path, component_group("other")) == []

@@ -66,11 +66,16 @@ class ModelFiles:
         if fetching is None:
             fetching = asyncio.ensure_future(self._fetch(url, timeout_s))
             self._fetching[url] = fetching
-            fetching.add_done_callback(lambda _: self._fetching.pop(url, None))
+            fetching.add_done_callback(lambda done: self._fetched(url, done))
             fetched, seconds = await asyncio.shield(fetching)
             return fetched, seconds
         fetched, _ = await asyncio.shield(fetching)
         return fetched, None
+
+    def _fetched(self, url: str, done: asyncio.Future[tuple[LocalModel, float]]) -> None:
+        self._fetching.pop(url, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter may have gone (timed out)
 
     def forget(self, url: str) -> None:
         """Fetch ``url`` again next time (its files went missing)."""

@@ -1,0 +1,90 @@
+"""``moorage models``: ask a running server which models a multi-model endpoint holds.
+
+Python API: :func:`fetch_models` returns the document of
+``GET /moorage/models/{endpoint}`` (see ``docs/multi-model.md``);
+:func:`format_models` renders it as two tables: each copy with the memory its
+models hold and the models loaded in it (least recently used first), then
+each model with its invocations, cache hits, loads, unloads and the copies
+holding it now.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from moorage.auth.signing import Access
+
+MIB = 1024 * 1024
+
+
+class ModelsError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def fetch_models(access: Access, endpoint_name: str, *, timeout_s: float = 30.0) -> dict[str, Any]:
+    path = "/moorage/models/" + urllib.parse.quote(endpoint_name, safe="")
+    try:
+        with urllib.request.urlopen(access.request("GET", path), timeout=timeout_s) as response:
+            document: dict[str, Any] = json.loads(response.read())
+            return document
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read())
+        except ValueError:
+            error = {}
+        raise ModelsError(
+            str(error.get("__type", f"HTTP{exc.code}")), str(error.get("message", exc.reason))
+        ) from None
+
+
+def format_models(document: Mapping[str, Any]) -> str:
+    lines = [f"Endpoint {document['endpoint']} ({document.get('endpoint_status', '?')})"]
+    copies: Sequence[Mapping[str, Any]] = document.get("copies") or []
+    models: Sequence[Mapping[str, Any]] = document.get("models") or []
+    if not copies and not models:
+        lines.append("No multi-model container has loaded a model on this endpoint.")
+        return "\n".join(lines)
+    lines.append("")
+    copy_rows = [("VARIANT", "INSTANCE", "CONTAINER", "MEMORY USED / BUDGET", "LOADED")]
+    for c in copies:
+        budget = c.get("memory_budget_bytes")
+        shown = f"{c['memory_used_bytes'] / MIB:.1f} / " + (
+            f"{budget / MIB:.1f} MiB" if budget else "unbounded"
+        )
+        loaded = ", ".join(m["target_model"] for m in c["models"]) or "-"
+        copy_rows.append((c["variant"], c["instance_id"], c.get("container") or "-", shown, loaded))
+    lines.extend(_table(copy_rows))
+    lines.append("")
+    model_rows = [
+        ("MODEL", "VARIANT", "INVOCATIONS", "CACHE HITS", "LOADS", "UNLOADS", "LOADED ON")
+    ]
+    for m in models:
+        model_rows.append(
+            (
+                m["target_model"],
+                m["variant"],
+                str(m["invocations"]),
+                str(m["cache_hits"]),
+                str(m["loads"]),
+                str(m["unloads"]),
+                str(m["loaded_on"]),
+            )
+        )
+    lines.extend(_table(model_rows))
+    return "\n".join(lines)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
