@@ -33,6 +33,7 @@ from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
 from moorage.container.errors import InvocationError
+from moorage.container.inline import InlinePolicy
 
 T = TypeVar("T")
 
@@ -71,17 +72,28 @@ class Workers:
         self._given_up: set[Future[Any]] = set()
         # Why the pool is stuck, while it is; None otherwise.
         self.stuck: str | None = None
+        # Whether quick handler calls run on the event loop instead (inline.py).
+        self.inline = InlinePolicy()
         # Set when a job arrives, so that the watch sleeps while there is none.
         self._arrived = asyncio.Event()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on a worker; raises :class:`PoolStuck` if it was given up."""
+        """``fn(*args)`` on a worker, or inline once calls proved quick (:mod:`.inline`).
+
+        Raises :class:`PoolStuck` if the job was given up.
+        """
+        if self.inline.inline and not self._jobs:
+            started = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                self.inline.record(time.perf_counter() - started, inline=True)
         future = self.executor.submit(self._job, fn, args)
         if not self._jobs:
             self._arrived.set()
         self._jobs[future] = self._clock()
         try:
-            return await asyncio.wrap_future(future)
+            result, seconds = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             if future not in self._given_up:
                 raise
@@ -89,12 +101,15 @@ class Workers:
         finally:
             del self._jobs[future]
             self._given_up.discard(future)
+        self.inline.record(seconds, inline=False)
+        return result
 
-    def _job(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _job(self, fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, float]:
         ident = threading.get_ident()
         self._busy[ident] = self._clock()
+        started = time.perf_counter()
         try:
-            return fn(*args)
+            return fn(*args), time.perf_counter() - started
         finally:
             del self._busy[ident]
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from moorage.container.inline import FIRST_NEEDED, QUICK_S
 from moorage.container.workers import PoolStuck, Workers
 
 TIMEOUT_S = 10.0
@@ -134,3 +136,50 @@ def test_a_pool_with_one_free_worker_is_not_stuck() -> None:
         await holding
 
     run(test, size=2)
+
+
+def test_quick_calls_move_to_the_loop_and_a_slow_one_moves_them_back() -> None:
+    async def scenario(workers: Workers, now: list[float]) -> None:
+        loop_thread = threading.get_ident()
+        where: list[bool] = []
+
+        def quick() -> None:
+            where.append(threading.get_ident() == loop_thread)
+
+        for _ in range(FIRST_NEEDED + 3):
+            await workers.run(quick)
+        # The first calls prove themselves on the threads, then run inline.
+        assert where == [False] * FIRST_NEEDED + [True] * 3
+
+        def slow() -> None:
+            where.append(threading.get_ident() == loop_thread)
+            time.sleep(QUICK_S * 4)
+
+        where.clear()
+        await workers.run(slow)  # inline: it held the loop
+        await workers.run(quick)
+        assert where == [True, False]
+        # Twice as many quick calls are needed before the loop is used again.
+        assert workers.inline.needed == 2 * FIRST_NEEDED
+        where.clear()
+        for _ in range(2 * FIRST_NEEDED + 1):
+            await workers.run(quick)
+        assert where.count(True) == 2 and where[-2:] == [True, True]
+
+    run(scenario)
+
+
+def test_handlers_that_are_never_quick_stay_on_the_threads() -> None:
+    async def scenario(workers: Workers, now: list[float]) -> None:
+        loop_thread = threading.get_ident()
+        where: list[bool] = []
+
+        def slow() -> None:
+            where.append(threading.get_ident() == loop_thread)
+            time.sleep(QUICK_S * 4)
+
+        for _ in range(FIRST_NEEDED * 2):
+            await workers.run(slow)
+        assert not any(where)
+
+    run(scenario)
