@@ -82,6 +82,32 @@ def test_one_container_as_containers_with_an_execution_config(sm: Any) -> None:
     assert described["InferenceExecutionConfig"] == {"Mode": "Serial"}
 
 
+def test_multi_model_and_multi_container_models_are_stored_as_given(sm: Any) -> None:
+    mme = unique("mme")
+    sm.create_model(
+        ModelName=mme,
+        PrimaryContainer=container(
+            Mode="MultiModel",
+            ModelDataUrl="s3://bucket/models/",
+            MultiModelConfig={"ModelCacheSetting": "Disabled"},
+        ),
+    )
+    described = sm.describe_model(ModelName=mme)["PrimaryContainer"]
+    assert (described["Mode"], described["ModelDataUrl"]) == ("MultiModel", "s3://bucket/models/")
+    assert described["MultiModelConfig"] == {"ModelCacheSetting": "Disabled"}
+    pipeline = unique("pipeline")
+    sm.create_model(
+        ModelName=pipeline,
+        Containers=[container(ContainerHostname=f"step-{i}") for i in range(15)],
+        InferenceExecutionConfig={"Mode": "Direct"},
+    )
+    described = sm.describe_model(ModelName=pipeline)
+    assert [c["ContainerHostname"] for c in described["Containers"]] == [
+        f"step-{i}" for i in range(15)
+    ]
+    assert described["InferenceExecutionConfig"] == {"Mode": "Direct"}
+
+
 def test_model_data_source_and_local_urls(sm: Any) -> None:
     prefix = unique("prefix")
     sm.create_model(
@@ -118,27 +144,46 @@ def _s3_source(uri: str, data_type: str, compression: str, **extra: Any) -> dict
 
 UNSUPPORTED: list[tuple[dict[str, Any], str]] = [
     (
-        {"PrimaryContainer": container(Mode="MultiModel")},
-        "moorage does not run multi-model containers yet (PrimaryContainer.Mode MultiModel); "
-        "see docs/api-coverage.md",
-    ),
-    (
-        {"Containers": [container(Mode="MultiModel")]},
-        "moorage does not run multi-model containers yet (Containers.1.Mode MultiModel); "
-        "see docs/api-coverage.md",
+        {"PrimaryContainer": {"Image": "img", "Mode": "MultiModel"}},
+        "PrimaryContainer.ModelDataUrl is required with Mode MultiModel: the S3 prefix (or local "
+        "folder) under which each TargetModel names a model archive.",
     ),
     (
         {
-            "Containers": [container(ContainerHostname="pre"), container(ContainerHostname="main")],
-            "InferenceExecutionConfig": {"Mode": "Serial"},
+            "Containers": [
+                {**_s3_source("s3://bucket/models/", "S3Prefix", "None"), "Mode": "MultiModel"}
+            ]
         },
-        "moorage does not run serial inference pipelines yet (Containers has 2 containers; it "
-        "runs one); see docs/api-coverage.md",
+        "Containers.1.ModelDataSource cannot be used with Mode MultiModel: name the S3 prefix of "
+        "the models in Containers.1.ModelDataUrl.",
     ),
     (
-        {"Containers": [container()], "InferenceExecutionConfig": {"Mode": "Direct"}},
-        "moorage does not run multi-container models invoked directly yet "
-        "(InferenceExecutionConfig.Mode Direct); see docs/api-coverage.md",
+        {
+            "Containers": [container(Mode="MultiModel"), container(Mode="MultiModel")],
+            "InferenceExecutionConfig": {"Mode": "Serial"},
+        },
+        "Containers.1 and Containers.2 are both in Mode MultiModel: a serial inference pipeline "
+        "may include only one multi-model container.",
+    ),
+    (
+        {
+            "Containers": [container(ContainerHostname="pre"), container()],
+            "InferenceExecutionConfig": {"Mode": "Direct"},
+        },
+        "Containers.2.ContainerHostname is required: every container of a model with "
+        "InferenceExecutionConfig.Mode Direct is invoked by its ContainerHostname.",
+    ),
+    (
+        {
+            "Containers": [
+                container(ContainerHostname="pre"),
+                container(ContainerHostname="mme", Mode="MultiModel"),
+            ],
+            "InferenceExecutionConfig": {"Mode": "Direct"},
+        },
+        "Containers.2.Mode MultiModel cannot be used with InferenceExecutionConfig.Mode Direct: "
+        "a multi-model container can be the only container of a model or one step of a serial "
+        "inference pipeline.",
     ),
     (
         {"Containers": [{"ModelPackageName": "my-package/1"}]},
