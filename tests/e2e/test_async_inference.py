@@ -1,7 +1,10 @@
 """InvokeEndpointAsync end to end: real server, real model processes, moto's S3, SNS and SQS.
 
 One server for the module (it publishes to moto's SNS); each test deploys
-its own asynchronous endpoint.
+its own asynchronous endpoint. Requests waiting without an instance, their
+TTL and scaling to zero and back are in ``test_async_scaling.py`` (a server
+on a fast clock); the SDK's ``AsyncPredictor`` in
+``tests/sdk/test_sdk_async_inference.py``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ def test_answer_lands_in_the_output_path_and_success_is_notified(
     deploy_async(sm, name, model_url, config)
     described = sm.describe_endpoint(EndpointName=name)
     assert described["AsyncInferenceConfig"] == config
+    assert sm.describe_endpoint_config(EndpointConfigName=name)["AsyncInferenceConfig"] == config
     source = _put(moto_s3, s3_bucket, "in/one.json", {"op": "echo", "x": 1})
 
     reply = runtime.invoke_endpoint_async(
@@ -619,7 +623,7 @@ def test_delete_endpoint_finishes_running_requests_and_fails_waiting_ones(
     runs.touch()
     running_one = runtime.invoke_endpoint_async(
         EndpointName=name,
-        Body=json.dumps({"op": "record", "path": str(runs), "n": 0, "seconds": 2}),
+        Body=json.dumps({"op": "record", "path": str(runs), "n": 0, "seconds": 3}),
         ContentType="application/json",
     )
     waiting = [

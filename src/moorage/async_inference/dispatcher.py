@@ -109,6 +109,8 @@ class Dispatcher:
         # Requests of this queue in flight, per copy (by id).
         self._inflight: dict[str, int] = {}
         self._expiring: set[str] = set()
+        # When each endpoint's waiting requests were last scanned for expiry (monotonic).
+        self._scanned: dict[str, float] = {}
         # The creation time of each endpoint with a backlog, per published route.
         self._created: dict[str, tuple[EndpointRoute, float | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -150,12 +152,19 @@ class Dispatcher:
 
     def _pass(self) -> None:
         now = self.clock.now()
+        # The expiry scan reads every waiting request: once a second per endpoint,
+        # not on every wake, so that a burst of arrivals costs linear time.
+        scan_at = time.monotonic()
         for endpoint in self.queue.endpoints():
-            self._expire(endpoint, now)
+            if scan_at - self._scanned.get(endpoint, float("-inf")) >= POLL_S:
+                self._scanned[endpoint] = scan_at
+                self._expire(endpoint, now)
             self._dispatch(endpoint, now)
         if now - self._sampled_at >= self.sample_interval_s:
             self._sampled_at = now
-            for name in {*self.router.async_endpoints(), *self.queue.endpoints()}:
+            backlog = self.queue.endpoints()
+            self._scanned = {e: t for e, t in self._scanned.items() if e in backlog}
+            for name in {*self.router.async_endpoints(), *backlog}:
                 self.sample(name)
 
     def _expire(self, endpoint: str, now: float) -> None:
