@@ -48,14 +48,6 @@ def describe_wire(config: EndpointConfig) -> dict[str, Any]:
     return wire
 
 
-def summary_wire(config: EndpointConfig) -> dict[str, Any]:
-    return {
-        "EndpointConfigName": config.name,
-        "EndpointConfigArn": config.arn,
-        "CreationTime": config.created,
-    }
-
-
 def _check_capture(capture: dict[str, Any] | None, roots: FileRoots) -> None:
     """Refuse a DataCaptureConfig that passed the shape but cannot be written to."""
     if capture is None:
@@ -194,8 +186,15 @@ class EndpointConfigsService:
         return {}
 
     def list_endpoint_configs(self, params: dict[str, Any]) -> dict[str, Any]:
-        result = page_records(self.ctx.store, KIND, params, SORT_COLUMNS)
+        result = page_records(self.ctx.store, KIND, params, SORT_COLUMNS, doc_fields=())
         return {
-            "EndpointConfigs": [summary_wire(endpoint_config_from_record(r)) for r in result.items],
+            "EndpointConfigs": [
+                {
+                    "EndpointConfigName": r.name,
+                    "EndpointConfigArn": r.arn,
+                    "CreationTime": r.created,
+                }
+                for r in result.items
+            ],
             "NextToken": result.next_token,
         }

@@ -179,16 +179,6 @@ def describe_wire(
     }
 
 
-def summary_wire(endpoint: Endpoint) -> dict[str, Any]:
-    return {
-        "EndpointName": endpoint.name,
-        "EndpointArn": endpoint.arn,
-        "CreationTime": endpoint.created,
-        "LastModifiedTime": endpoint.modified,
-        "EndpointStatus": endpoint.status.value,
-    }
-
-
 class EndpointsService:
     def __init__(self, ctx: ControlContext) -> None:
         self.ctx = ctx
@@ -292,8 +282,18 @@ class EndpointsService:
             params,
             SORT_COLUMNS,
             equals=(Equals("status", status),) if status is not None else (),
+            doc_fields=("status",),
         )
         return {
-            "Endpoints": [summary_wire(endpoint_from_record(r)) for r in result.items],
+            "Endpoints": [
+                {
+                    "EndpointName": r.name,
+                    "EndpointArn": r.arn,
+                    "CreationTime": r.created,
+                    "LastModifiedTime": r.modified,
+                    "EndpointStatus": r.doc["status"],
+                }
+                for r in result.items
+            ],
             "NextToken": result.next_token,
         }

@@ -31,10 +31,6 @@ def describe_wire(model: Model) -> dict[str, Any]:
     }
 
 
-def summary_wire(model: Model) -> dict[str, Any]:
-    return {"ModelName": model.name, "ModelArn": model.arn, "CreationTime": model.created}
-
-
 def _check_containers(params: dict[str, Any]) -> None:
     primary = params.get("PrimaryContainer")
     containers = params.get("Containers")
@@ -102,8 +98,11 @@ class ModelsService:
         return {}
 
     def list_models(self, params: dict[str, Any]) -> dict[str, Any]:
-        result = page_records(self.ctx.store, KIND, params, SORT_COLUMNS)
+        result = page_records(self.ctx.store, KIND, params, SORT_COLUMNS, doc_fields=())
         return {
-            "Models": [summary_wire(model_from_record(r)) for r in result.items],
+            "Models": [
+                {"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.created}
+                for r in result.items
+            ],
             "NextToken": result.next_token,
         }

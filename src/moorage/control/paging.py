@@ -16,12 +16,12 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from moorage import json_limits
 from moorage.errors import ValidationError
-from moorage.store.base import Equals, Record, RecordQuery, Store, sort_value
+from moorage.store.base import COLUMNS, Equals, Record, RecordQuery, Store, sort_value
 
 T = TypeVar("T")
 
@@ -106,13 +106,16 @@ def page_records(
     sort_columns: dict[str, str],
     default_sort: str = "CreationTime",
     equals: tuple[Equals, ...] = (),
+    doc_fields: tuple[str, ...] | None = None,
 ) -> Page[Record]:
     """One page of ``kind``'s records for a List call's ``params``.
 
     ``sort_columns`` maps each ``SortBy`` value to what the store sorts by
     (``"created"``, ``"key"`` or a doc field); ``NameContains``, the
     ``CreationTime``/``LastModifiedTime`` windows, ``SortOrder``,
-    ``NextToken`` and ``MaxResults`` are read from ``params``.
+    ``NextToken`` and ``MaxResults`` are read from ``params``. With
+    ``doc_fields``, the records' docs hold only those fields (and the one
+    sorted by).
     """
     order_by = sort_columns.get(params.get("SortBy", default_sort), sort_columns[default_sort])
     token = params.get("NextToken")
@@ -129,7 +132,9 @@ def page_records(
         after=_position(token) if token else None,
         limit=limit + 1,
     )
-    records = store.query_records(kind, query)
+    if doc_fields is not None and order_by not in COLUMNS and order_by not in doc_fields:
+        doc_fields = (*doc_fields, order_by)
+    records = store.query_records(kind, replace(query, doc_fields=doc_fields))
     chunk = records[:limit]
     next_token = (
         encode_token([sort_value(chunk[-1], order_by), chunk[-1].key])

@@ -80,6 +80,9 @@ class RecordQuery:
     descending: bool = True
     after: tuple[Any, str] | None = None
     limit: int = 10
+    # The doc's top-level scalar fields the caller reads (None: the whole doc).
+    # A page that shows a few fields does not pay for decoding whole documents.
+    doc_fields: tuple[str, ...] | None = None
 
 
 COLUMNS = frozenset({"created", "modified", "key"})

@@ -56,7 +56,11 @@ class MemoryStore:
                 selected = [r for r in selected if position(r) < after]
             else:
                 selected = [r for r in selected if position(r) > after]
-        return selected[: query.limit]
+        page = selected[: query.limit]
+        fields = query.doc_fields
+        if fields is None:
+            return page
+        return [r.with_doc({f: r.doc[f] for f in fields if f in r.doc}, r.modified) for r in page]
 
     def get_tags(self, arn: str) -> list[tuple[str, str]]:
         return list(self._tags.get(arn, {}).items())

@@ -240,7 +240,24 @@ class SqliteStore:
         sql, args = _select(kind, query)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [_record(row) for row in rows]
+        fields = query.doc_fields
+        if fields is None:
+            return [_record(row) for row in rows]
+        return [
+            Record(
+                kind,
+                str(row[1]),
+                str(row[2]),
+                float(row[3]),
+                float(row[4]),
+                {
+                    f: v
+                    for f, v in zip(fields, row[5 : 5 + len(fields)], strict=True)
+                    if v is not None
+                },
+            )
+            for row in rows
+        ]
 
     def get_tags(self, arn: str) -> list[tuple[str, str]]:
         with self._lock:
@@ -314,8 +331,13 @@ def _select(kind: str, query: RecordQuery) -> tuple[str, list[Any]]:
     if query.after is not None:
         where.append(f"({order}, key) {'<' if query.descending else '>'} (?, ?)")
         args.extend(query.after)
+    if query.doc_fields is None:
+        columns = "doc"
+    else:
+        # Each field on its own (json_extract of a string field gives the string).
+        columns = ", ".join(_doc_field(f) for f in query.doc_fields) or "NULL"
     sql = (
-        "SELECT kind, name, arn, created, modified, doc FROM resources"
+        f"SELECT kind, name, arn, created, modified, {columns} FROM resources"
         f" WHERE {' AND '.join(where)} ORDER BY {order} {direction}, key {direction} LIMIT ?"
     )
     args.append(query.limit)

@@ -33,6 +33,7 @@ QUERIES = st.fixed_dictionaries(
         "LastModifiedTimeBefore": st.floats(-1, 6),
         "StatusEquals": STATUSES,
         "EndpointNameEquals": st.sampled_from(["ep", "Ep", "x"]),
+        "fields": st.sampled_from([(), ("endpoint",), ("status", "endpoint")]),
     },
 )
 SORTS = {"Name": "key", "CreationTime": "created", "Status": "status"}
@@ -55,9 +56,20 @@ def everything(store: Store, params: dict[str, Any]) -> list[str]:
     token: str | None = None
     for _ in range(100):
         page = page_records(
-            store, "thing", {**params, "NextToken": token}, SORTS, equals=tuple(equals)
+            store,
+            "thing",
+            {**params, "NextToken": token},
+            SORTS,
+            equals=tuple(equals),
+            doc_fields=params.get("fields"),
         )
         assert len(page.items) <= params["MaxResults"]
+        for record in page.items:
+            if params.get("fields") is not None:
+                wanted = set(params["fields"]) | (
+                    {"status"} if params["SortBy"] == "Status" else set()
+                )
+                assert set(record.doc) == wanted
         names.extend(r.name for r in page.items)
         token = page.next_token
         if token is None:
