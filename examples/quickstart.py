@@ -1,10 +1,12 @@
 """Deploy the example scikit-learn model with plain boto3 and invoke it.
 
-Start the server first (``make serve`` or ``moorage serve``), then:
+Start the server first (``make serve`` or ``.venv/bin/moorage serve``), then:
 
-    python examples/sklearn/build.py        # writes examples/sklearn/build/model.tar.gz
-    eval "$(moorage credentials)"           # the server's key, for boto3
-    python examples/quickstart.py
+    .venv/bin/python examples/sklearn/build.py   # writes examples/sklearn/build/model.tar.gz
+    eval "$(.venv/bin/moorage credentials)"      # the server's key, for boto3
+    .venv/bin/python examples/quickstart.py
+
+(``.venv/bin/python``: the environment ``make serve`` installed boto3 into.)
 
 This is the same code you would run against SageMaker, except for the
 ``endpoint_url`` and the ``file://`` model URL (an ``s3://`` URL works too,
@@ -29,7 +31,8 @@ SESSION = boto3.Session()
 
 def main() -> int:
     if not ARTIFACT.exists():
-        print(f"build the model first: python {Path(__file__).parent / 'sklearn' / 'build.py'}")
+        build = Path(__file__).parent / "sklearn" / "build.py"
+        print(f"build the model first: {sys.executable} {build}")
         return 1
     sm = SESSION.client("sagemaker", endpoint_url=URL)
     runtime = SESSION.client("sagemaker-runtime", endpoint_url=URL)

@@ -1,6 +1,6 @@
 """Build the LoRA example: a base model archive and an adapter archive.
 
-python examples/lora/build.py [OUTPUT_DIR]
+.venv/bin/python examples/lora/build.py [OUTPUT_DIR]
 
 Writes ``OUTPUT_DIR/base.tar.gz`` (a 3x4 linear layer and its inference
 script) and ``OUTPUT_DIR/adapter.tar.gz`` (a rank-1 update of that layer).

@@ -1,10 +1,13 @@
 """Serve a base model and a LoRA adapter as inference components, then invoke both.
 
-Start the server first (``make serve`` or ``moorage serve``), then:
+Start the server first (``make serve`` or ``.venv/bin/moorage serve``), then:
 
-    python examples/lora/build.py      # writes examples/lora/build/{base,adapter}.tar.gz
-    eval "$(moorage credentials)"      # the server's key, for boto3
-    python examples/lora/deploy.py
+    .venv/bin/python examples/lora/build.py    # writes examples/lora/build/{base,adapter}.tar.gz
+    eval "$(.venv/bin/moorage credentials)"    # the server's key, for boto3
+    .venv/bin/python examples/lora/deploy.py
+
+It removes what an earlier run left first, and deletes what it created at
+the end (``--keep`` leaves it running), so it can be run again.
 
 The endpoint's variant names no model: it is capacity (one ml.m5.xlarge) for
 inference components. The base component runs two copies of the base model;
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -30,6 +34,7 @@ sys.path.insert(0, str(HERE))
 from build import expected  # noqa: E402
 
 URL = os.environ.get("MOORAGE_URL", "http://127.0.0.1:8484")
+NAME = "lora-example"
 BUILD = HERE / "build"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"
@@ -50,13 +55,52 @@ def wait(sm: Any, name: str) -> None:
         time.sleep(0.5)
 
 
+def _missing(error: ClientError) -> bool:
+    return "Could not find" in str(error.response.get("Error", {}).get("Message", ""))
+
+
+def _gone(sm: Any, component: str) -> None:
+    while True:
+        try:
+            sm.describe_inference_component(InferenceComponentName=component)
+        except ClientError as exc:
+            if _missing(exc):
+                return
+            raise
+        time.sleep(0.5)
+
+
+def remove(sm: Any) -> None:
+    """Delete the components, endpoint and config of an earlier run, if there are any."""
+    for component in ("lora-adapter", "lora-base"):  # the adapter before its base
+        try:
+            sm.delete_inference_component(InferenceComponentName=component)
+        except ClientError as exc:
+            if not _missing(exc):
+                raise
+        _gone(sm, component)
+    try:
+        sm.delete_endpoint(EndpointName=NAME)
+        sm.get_waiter("endpoint_deleted").wait(EndpointName=NAME, WaiterConfig={"Delay": 1})
+    except ClientError as exc:
+        if not _missing(exc):
+            raise
+    try:
+        sm.delete_endpoint_config(EndpointConfigName=NAME)
+    except ClientError as exc:
+        if not _missing(exc):
+            raise
+
+
 def main() -> int:
+    keep = "--keep" in sys.argv[1:]
     if not (BUILD / "base.tar.gz").exists():
-        print(f"build the archives first: python {HERE / 'build.py'}")
+        print(f"build the archives first: {sys.executable} {HERE / 'build.py'}")
         return 1
     sm = SESSION.client("sagemaker", endpoint_url=URL)
     runtime = SESSION.client("sagemaker-runtime", endpoint_url=URL)
-    name = "lora-example"
+    name = NAME
+    remove(sm)
 
     sm.create_endpoint_config(
         EndpointConfigName=name,
@@ -100,7 +144,10 @@ def main() -> int:
         )
         answer = json.loads(reply["Body"].read())
         print(f"{component}: {answer['outputs']} (expected {expected(INPUTS, adapted)})")
-    print(f"clean up: delete lora-adapter, then lora-base, then the endpoint {name}")
+    if keep:
+        print(f"kept: lora-adapter, lora-base and the endpoint {name} (delete them in that order)")
+    else:
+        remove(sm)
     return 0
 
 

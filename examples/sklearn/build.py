@@ -4,7 +4,7 @@ Writes ``model.tar.gz`` holding ``model.joblib`` and ``code/inference.py``, and
 ``input.csv``, one request for it (one flower's four measurements).
 The data set ships with scikit-learn, so nothing is downloaded.
 
-    python examples/sklearn/build.py [OUTPUT_DIR]
+    .venv/bin/python examples/sklearn/build.py [OUTPUT_DIR]
 """
 
 from __future__ import annotations

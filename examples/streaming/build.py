@@ -1,6 +1,6 @@
 """Build the streaming example's model archive (a Markov chain over a text).
 
-python examples/streaming/build.py [OUTPUT_DIR]
+.venv/bin/python examples/streaming/build.py [OUTPUT_DIR]
 """
 
 from __future__ import annotations

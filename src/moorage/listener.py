@@ -40,7 +40,8 @@ def bind(host: str, port: int) -> socket.socket:
         )
     except socket.gaierror as exc:
         raise ListenError(f"cannot listen on {host}: {exc.strerror or exc} (--host)") from None
-    family, kind, proto, _, address = infos[0]
+    # A name with several addresses (localhost): one socket, IPv4 first, as most clients try.
+    family, kind, proto, _, address = min(infos, key=lambda info: info[0] != socket.AF_INET)
     sock = socket.socket(family, kind, proto)
     try:
         # As uvicorn and asyncio do: a port left in TIME_WAIT by a stopped server is usable.

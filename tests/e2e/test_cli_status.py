@@ -17,6 +17,12 @@ from typing import Any
 import pytest
 
 from support.archives import failing_model_archive, toolbox_archive
+from support.components import (
+    component_endpoint,
+    create_component,
+    wait_component,
+    wait_component_gone,
+)
 from support.endpoints import create_model, delete, variant, wait_in_service
 from support.names import unique
 from support.server import MoorageServer, running
@@ -236,4 +242,34 @@ def test_a_scaling_activity_is_printed(server: MoorageServer, archives: dict[str
     assert "Setting desired instance count to 2." in line
     assert console_line(server, f"scaling endpoint/{name}/variant/AllTraffic: Successful")
     aas.deregister_scalable_target(**ids)
+    delete(sm, name)
+
+
+def test_components_in_status_and_on_the_console(
+    server: MoorageServer, archives: dict[str, str]
+) -> None:
+    sm = server.sagemaker
+    name = unique("cli-ic")
+    component_endpoint(sm, name)
+    create_model(sm, f"{name}-m", archives["v1"])
+    create_component(sm, f"{name}-good", name, model=f"{name}-m", copies=2)
+    create_model(sm, f"{name}-b", archives["broken"])
+    create_component(sm, f"{name}-bad", name, model=f"{name}-b")
+    wait_component(sm, f"{name}-good", timeout=120)
+    wait_component(sm, f"{name}-bad", "Failed", timeout=120)
+
+    status = moorage(server, "status", name)
+    assert status.returncode == 0, status.stderr
+    rows = {line.split()[0]: line for line in status.stdout.splitlines() if line.strip()}
+    assert rows[f"{name}-good"].split()[1:4] == ["AllTraffic", "InService", "2/2"]
+    assert rows[f"{name}-bad"].split()[1:3] == ["AllTraffic", "Failed"]
+    assert "weights are corrupt" in rows[f"{name}-bad"]
+
+    good = console_line(server, f"inference component {name}-good (endpoint {name}): InService")
+    assert good.endswith("2 of 2 copies")
+    bad = console_line(server, f"inference component {name}-bad (endpoint {name}): Failed: ")
+    assert "weights are corrupt" in bad
+    for component in (f"{name}-good", f"{name}-bad"):
+        sm.delete_inference_component(InferenceComponentName=component)
+        wait_component_gone(sm, component)
     delete(sm, name)

@@ -92,7 +92,10 @@ def _since(moment: Any, now: datetime.datetime) -> float:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell, two spaces apart."""
+    """Columns padded to their widest cell, two spaces apart; columns with no value left out."""
+    keep = [i for i in range(len(header)) if any(str(r[i]) for r in rows)]
+    header = [header[i] for i in keep]
+    rows = [[r[i] for i in keep] for r in rows]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     head = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))

@@ -30,10 +30,12 @@ import logging
 from collections.abc import Callable, Mapping
 
 from moorage.clock import Clock
+from moorage.console import event
 from moorage.deploy import component_outcomes as outcomes
 from moorage.deploy.component_copy_spec import ComponentProblem, copy_spec
 from moorage.deploy.component_plan import with_instance_count
 from moorage.deploy.component_slots import CopyKey, CopySlot, EndpointCopies
+from moorage.deploy.console_events import component_lines
 from moorage.deploy.driver import AlarmCheck, no_alarms
 from moorage.domain import component_placement as placement_domain
 from moorage.domain import endpoint_config as config_domain
@@ -433,11 +435,13 @@ class ComponentRunner:
     ) -> Endpoint:
         """Write status changes, observations, placement and instance counts together."""
         writes: list[InferenceComponent] = []
+        lines: list[str] = []
         for key, component in result.components.items():
             base = result.components.get(component.base.lower()) if component.base else None
             observed = outcomes.observe(state, component, base)
             if observed != components.get(key):
                 writes.append(observed)
+                lines += component_lines(components.get(key), observed)
         updated = endpoint
         if result.placement is not None:
             for capacity in result.placement.variants:
@@ -460,6 +464,8 @@ class ComponentRunner:
             if updated is not endpoint:
                 updated = updated.with_changes(modified=round(now, 3))
                 self.store.put(updated.to_record())
+        for line in lines:
+            event(line)
         if writes or result.placement is not None or result.deleted:
             # Look again at once: a status or rollout step that moved may move on.
             self.poke()

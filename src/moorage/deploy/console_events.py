@@ -13,6 +13,10 @@ the endpoint's own times, so they are not late.
 
 Steps that follow one another within one pass (instant steps) print only
 where the pass left the rollout.
+
+Inference components: the component runner (:mod:`moorage.deploy.components`)
+passes each record it writes through :func:`component_lines` (InService with
+its copies, Failed with its reason, an update's end).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from moorage.deploy.deployment import Deployment
 from moorage.deploy.driver import FleetView
 from moorage.deploy.rollout import Phase, Rollout
 from moorage.domain.endpoint import Endpoint, EndpointStatus
+from moorage.domain.inference_component import ComponentStatus, InferenceComponent
 
 # Endpoints remembered at most (the least recently seen are forgotten first).
 MAX_ENDPOINTS = 4096
@@ -60,15 +65,16 @@ def _what(deployment: Deployment) -> str:
 
 def _position_lines(name: str, before: Rollout | None, after: Rollout) -> list[str]:
     lines: list[str] = []
-    if before is not None:
-        if (
-            not before.rolling_back
-            and not after.rolling_back
-            and before.phase is Phase.WAITING
-            and before.current.monitor
-            and (after.step > before.step or after.phase is Phase.DONE)
-        ):
-            lines.append(f"endpoint {name}: bake passed after {_step(before)}")
+    baked = (
+        before is not None
+        and not before.rolling_back
+        and not after.rolling_back
+        and before.phase is Phase.WAITING
+        and before.current.monitor
+        and (after.step > before.step or after.phase is Phase.DONE)
+    )
+    if before is not None and baked:
+        lines.append(f"endpoint {name}: bake passed after {_step(before)}")
     if after.rolling_back and (before is None or not before.rolling_back):
         lines.append(f"endpoint {name}: rolling back: {after.reason}")
     if after.finished:
@@ -149,7 +155,9 @@ def changes(before: Seen | None, endpoint: Endpoint) -> tuple[Seen, list[str]]:
             if old is not None:
                 lines += _ended(name, old, endpoint)
             steps = len(deployment.rollout.steps)
-            lines.append(f"endpoint {name}: {_what(deployment)} started ({steps} steps)")
+            # First sight with a deployment under way: the server restarted during it.
+            verb = "started" if before is not None else "resumed"
+            lines.append(f"endpoint {name}: {_what(deployment)} {verb} ({steps} steps)")
             lines += _position_lines(name, None, deployment.rollout)
         elif old is not None and before is not None and doc != before.deployment_doc:
             o, n = old.rollout, deployment.rollout
@@ -188,3 +196,20 @@ class ConsoleEvents:
         for line in lines:
             self.emit(line)
         return endpoint
+
+
+def component_lines(before: InferenceComponent | None, after: InferenceComponent) -> list[str]:
+    """Console lines for an inference component whose record changes from ``before``."""
+    if before is not None and before.status is after.status:
+        return []
+    what = f"inference component {after.name} (endpoint {after.endpoint_name})"
+    copies = f"{after.current_copies} of {after.desired_copies} copies"
+    if after.status is ComponentStatus.FAILED:
+        return [f"{what}: Failed: {after.failure_reason}"]
+    if after.status is not ComponentStatus.IN_SERVICE or before is None:
+        return []
+    if before.status is ComponentStatus.CREATING:
+        return [f"{what}: InService in {_s(after.modified - after.created)}, {copies}"]
+    if after.failure_reason and after.failure_reason != before.failure_reason:
+        return [f"{what}: update rolled back: {after.failure_reason}; InService, {copies}"]
+    return [f"{what}: InService, {copies}"]

@@ -41,6 +41,9 @@ def watched(deployment_config: dict[str, Any] | None) -> tuple[Simulation, list[
 def run(sim: Simulation, lines: list[str], seconds: float) -> Endpoint:
     """Passes every second, the console hook after the driver as the server runs them."""
     events = ConsoleEvents(lines.append)
+    # Seen serving before the update, as the server saw it.
+    before_update = sim.endpoint.with_changes(deployment=None, status=EndpointStatus.IN_SERVICE)
+    events.hook(before_update, sim.fleet)
     end = sim.clock.now() + seconds
     events.hook(sim.step(), sim.fleet)
     while sim.endpoint.deployment is not None and sim.clock.now() < end:
@@ -140,3 +143,10 @@ def test_the_log_level_decides_whether_events_are_printed(
         console.configure(logging.INFO, sys.stderr)
     out = capsys.readouterr().out
     assert ("endpoint shop: InService in 1.0 s" in out) is printed
+
+
+def test_a_deployment_under_way_at_first_sight_is_resumed() -> None:
+    sim, lines = watched(canary(wait=300))
+    events = ConsoleEvents(lines.append)
+    events.hook(sim.step(), sim.fleet)
+    assert lines[0] == "endpoint shop: update to endpoint config green resumed (4 steps)"
