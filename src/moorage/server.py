@@ -52,6 +52,7 @@ from moorage.deploy.console_events import ConsoleEvents
 from moorage.deploy.driver import RolloutDriver
 from moorage.deploy.experiment_driver import ExperimentDriver
 from moorage.deploy.reconciler import Reconciler
+from moorage.domain.endpoint import KIND as ENDPOINT_KIND
 from moorage.errors import ServiceError
 from moorage.file_roots import FileRoots
 from moorage.fleet.artifact_preparer import ArtifactPreparer
@@ -231,6 +232,7 @@ class Moorage:
             shadows=self.shadows,
             holds=self.holds,
             hosted=self.hosted,
+            stored_status=self._endpoint_status,
         )
         # InvokeEndpointAsync: a durable queue run on the endpoints' copies.
         self.async_inference = AsyncInference(
@@ -310,6 +312,10 @@ class Moorage:
         self.usage.start()
         self.async_inference.start()
         self.multi_models.start()
+
+    def _endpoint_status(self, name: str) -> str | None:
+        record = self.store.get(ENDPOINT_KIND, name)
+        return None if record is None else str(record.doc.get("status", ""))
 
     async def stop(self) -> None:
         """Stop background work, every copy, and close the store."""

@@ -411,35 +411,9 @@ class HostedModels:
         assert whole is not None
         invoker._observe(route, variant, whole, reply.status, trace.upstream_started, started)
         self._direct_called(trace, reply.status, started)
-        if not 200 <= reply.status < 300:
-            raise errors.model_error(
-                variant=variant.name,
-                status=reply.status,
-                message=reply.body.decode("utf-8", "replace")[:2048],
-                log_stream_arn=invoker.log_stream_arn(route, trace.answered_by or whole),
-            )
-        content_type = reply.headers.get("content-type", "application/json")
-        out = [
-            (b"content-type", content_type.encode("latin-1")),
-            (b"content-length", str(len(reply.body)).encode()),
-            (b"x-amzn-invoked-production-variant", variant.name.encode()),
-        ]
-        custom = reply.headers.get("x-amzn-sagemaker-custom-attributes")
-        if custom is not None:
-            out.append((b"x-amzn-sagemaker-custom-attributes", custom.encode("latin-1")))
-        capture = invoker._endpoint_capture(route, variant, whole)
-        if capture is not None:
-            invoker.capture.offer(
-                capture,
-                route.name,
-                variant.name,
-                request.headers,
-                request.body,
-                reply.body,
-                content_type,
-            )
-        await send({"type": "http.response.start", "status": 200, "headers": out})
-        await send({"type": "http.response.body", "body": reply.body})
+        await invoker.answer(
+            request, route, variant, whole, reply, send, log_copy=trace.answered_by or whole
+        )
 
 
 def _multi_model_process(copy: Copy) -> Copy:

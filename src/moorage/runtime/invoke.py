@@ -170,10 +170,14 @@ class Invoker:
         shadows: ShadowMirror | None = None,
         holds: Holds | None = None,
         hosted: HostedModels | None = None,
+        stored_status: Callable[[str], str | None] | None = None,
     ) -> None:
         self.router = router
         # Serves multi-model containers and multi-container models (runtime/hosted.py).
         self.hosted = hosted
+        # An endpoint's status in the store, for one the router has no route
+        # for yet (created a moment ago, before the reconciler's first pass).
+        self.stored_status = stored_status
         # Requests that found no copy wait here while one starts (runtime/hold.py).
         self.holds = holds or Holds(router)
         # Copies answered requests to the endpoint's shadow variants, if it has any.
@@ -287,7 +291,13 @@ class Invoker:
     def _route(self, request: Request) -> EndpointRoute:
         route = self.router.get(request.endpoint)
         if route is None:
-            raise errors.endpoint_not_found(request.endpoint, self.account_id)
+            status = self.stored_status(request.endpoint) if self.stored_status else None
+            if status is None:
+                raise errors.endpoint_not_found(request.endpoint, self.account_id)
+            raise errors.validation_error(
+                f"Endpoint {request.endpoint} of account {self.account_id} is not in service "
+                f"(its status is {status})."
+            )
         if route.status not in SERVING_STATUSES:
             if route.status == ASYNC_ONLY:
                 raise errors.validation_error(
@@ -445,12 +455,28 @@ class Invoker:
         self._observe(route, variant, copy, reply.status, upstream_started, started)
         if route.shadows and self.shadows is not None:
             self.shadows.mirror(route, variant.name, headers, request.body, reply)
+        await self.answer(request, route, variant, copy, reply, send)
+
+    async def answer(
+        self,
+        request: Request,
+        route: EndpointRoute,
+        variant: VariantRoute,
+        copy: Copy,
+        reply: Reply,
+        send: Send,
+        log_copy: Copy | None = None,
+    ) -> None:
+        """Send a copy's answer to the caller (a ``ModelError`` unless 2xx), and capture it.
+
+        ``log_copy``: whose log the error names, if not ``copy``'s.
+        """
         if not 200 <= reply.status < 300:
             raise errors.model_error(
                 variant=variant.name,
                 status=reply.status,
                 message=reply.body.decode("utf-8", "replace")[:2048],
-                log_stream_arn=self.log_stream_arn(route, copy),
+                log_stream_arn=self.log_stream_arn(route, log_copy or copy),
             )
         content_type = reply.headers.get("content-type", "application/json")
         out = [
