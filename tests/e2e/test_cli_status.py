@@ -25,6 +25,7 @@ from support.components import (
 )
 from support.endpoints import create_model, delete, variant, wait_in_service
 from support.names import unique
+from support.rollouts import put_5xx_alarm
 from support.server import MoorageServer, running
 
 BIN = Path(sys.executable).parent
@@ -147,22 +148,7 @@ def test_a_canary_rolled_back_by_its_alarm(server: MoorageServer, archives: dict
         EndpointConfigName=f"{name}-v2",
         ProductionVariants=[variant("AllTraffic", f"{name}-v2", count=2)],
     )
-    alarm = f"{name}-errors"
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="AWS/SageMaker",
-        MetricName="Invocation5XXErrors",
-        Dimensions=[
-            {"Name": "EndpointName", "Value": name},
-            {"Name": "VariantName", "Value": "AllTraffic"},
-        ],
-        Statistic="Sum",
-        Period=10,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-    )
+    alarm = put_5xx_alarm(cloudwatch, name)
     sm.update_endpoint(
         EndpointName=name,
         EndpointConfigName=f"{name}-v2",

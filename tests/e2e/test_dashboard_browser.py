@@ -23,6 +23,7 @@ from support.browser import chromium, js, log_in, screenshot, text_of, wait_for
 from support.components import component_endpoint, create_component, wait_component
 from support.endpoints import create_endpoint, create_model, delete, variant, wait_status
 from support.names import unique
+from support.rollouts import canary_config, put_5xx_alarm
 from support.server import MoorageServer
 from support.traffic import Traffic
 
@@ -110,32 +111,8 @@ def test_a_canary_update_and_its_rollback_as_a_timeline(
         )
     esm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v1")
     wait_status(esm, name, "InService", timeout=120)
-    alarm = f"{name}-errors"
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="AWS/SageMaker",
-        MetricName="Invocation5XXErrors",
-        Dimensions=[
-            {"Name": "EndpointName", "Value": name},
-            {"Name": "VariantName", "Value": "AllTraffic"},
-        ],
-        Statistic="Sum",
-        Period=10,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-    )
-    config = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {
-                "Type": "CANARY",
-                "WaitIntervalInSeconds": 300,
-                "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
-            }
-        },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
-    }
+    alarm = put_5xx_alarm(cloudwatch, name)
+    config = canary_config(alarm, 300)
     with chromium() as driver, Traffic(runtime, name, clients=2) as traffic:
         log_in(driver, serving)
         esm.update_endpoint(

@@ -17,6 +17,7 @@ from support import raw
 from support.archives import toolbox_archive
 from support.endpoints import create_model, delete, variant, wait_in_service, wait_status
 from support.names import unique
+from support.rollouts import put_5xx_alarm
 from support.server import MoorageServer
 from support.traffic import Traffic
 
@@ -62,22 +63,7 @@ def test_retained_canary_runs_again_after_a_rollback(
     wait_in_service(esm, name)
     assert "LastDeploymentConfig" not in esm.describe_endpoint(EndpointName=name)
 
-    alarm = f"{name}-errors"
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="AWS/SageMaker",
-        MetricName="Invocation5XXErrors",
-        Dimensions=[
-            {"Name": "EndpointName", "Value": name},
-            {"Name": "VariantName", "Value": "AllTraffic"},
-        ],
-        Statistic="Sum",
-        Period=10,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-    )
+    alarm = put_5xx_alarm(cloudwatch, name)
     canary = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {

@@ -21,6 +21,7 @@ from support.archives import failing_model_archive, toolbox_archive
 from support.endpoints import create_model, delete, variant, wait_in_service, wait_status
 from support.names import unique
 from support.processes import copies_running, wait_dead
+from support.rollouts import canary_config, put_5xx_alarm
 from support.server import running
 from support.traffic import Traffic
 
@@ -131,32 +132,8 @@ def test_alarm_during_canary_bake_rolls_back(
 ) -> None:
     cloudwatch = serving.client("cloudwatch")
     name = _setup(esm, tmp_path)
-    alarm = f"{name}-errors"
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="AWS/SageMaker",
-        MetricName="Invocation5XXErrors",
-        Dimensions=[
-            {"Name": "EndpointName", "Value": name},
-            {"Name": "VariantName", "Value": "AllTraffic"},
-        ],
-        Statistic="Sum",
-        Period=10,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-    )
-    config = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {
-                "Type": "CANARY",
-                "WaitIntervalInSeconds": 60,
-                "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
-            }
-        },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
-    }
+    alarm = put_5xx_alarm(cloudwatch, name)
+    config = canary_config(alarm, 60)
     with Traffic(runtime, name) as traffic:
         esm.update_endpoint(
             EndpointName=name, EndpointConfigName=f"{name}-c2", DeploymentConfig=config

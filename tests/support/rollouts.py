@@ -205,3 +205,39 @@ def traffic(endpoint: Endpoint) -> dict[str, dict[str, float]]:
         if group.active > 0 and group.share > 0:
             found.setdefault(group.variant, {})[group.id] = group.share
     return found
+
+
+def put_5xx_alarm(cloudwatch: Any, endpoint: str, variant: str = "AllTraffic") -> str:
+    """An alarm on the variant's Invocation5XXErrors (one in a 10 s period); its name."""
+    alarm = f"{endpoint}-errors"
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=[
+            {"Name": "EndpointName", "Value": endpoint},
+            {"Name": "VariantName", "Value": variant},
+        ],
+        Statistic="Sum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+    return alarm
+
+
+def canary_config(alarm: str, bake_s: int, **policy: Any) -> dict[str, Any]:
+    """A DeploymentConfig: a one-instance canary baked ``bake_s``, rolled back on ``alarm``."""
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": bake_s,
+                "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+            },
+            **policy,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
+    }
