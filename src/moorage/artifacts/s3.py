@@ -44,6 +44,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from moorage.artifacts.deadline import Deadline
 from moorage.artifacts.errors import ArtifactError
+from moorage.artifacts.shared_client import SharedClient
 from moorage.artifacts.space import FreeSpaceReserve, WriteBudget, os_error_cause
 
 S3ClientFactory = Callable[[], Any]
@@ -95,18 +96,10 @@ class S3Reader:
     """One shared client (botocore clients are thread-safe), created on first use."""
 
     def __init__(self, factory: S3ClientFactory | None = None) -> None:
-        self._factory = factory or make_s3_client
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._shared = SharedClient(factory or make_s3_client, ArtifactError)
 
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                try:
-                    self._client = self._factory()
-                except BotoCoreError as exc:
-                    raise ArtifactError(f"the S3 client could not be created: {exc}") from None
-            return self._client
+        return self._shared.get()
 
     def head(self, url: str, bucket: str, key: str) -> S3Object:
         client = self.client()

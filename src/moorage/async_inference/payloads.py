@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from moorage.artifacts.errors import ArtifactError
 from moorage.artifacts.locations import ArtifactLocation, LocationKind, parse_location
 from moorage.artifacts.s3 import S3ClientFactory, explain, make_s3_client
+from moorage.artifacts.shared_client import SharedClient
 from moorage.async_inference.config import MAX_INPUT_BYTES
 from moorage.capture.destination import parse_destination
 from moorage.capture.errors import CaptureConfigError
@@ -89,18 +89,10 @@ class Payloads:
     """Reads inputs and writes results (one shared S3 client, made on first use)."""
 
     def __init__(self, factory: S3ClientFactory | None = None) -> None:
-        self._factory = factory or make_s3_client
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._shared = SharedClient(factory or make_s3_client, PayloadError)
 
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                try:
-                    self._client = self._factory()
-                except BotoCoreError as exc:
-                    raise PayloadError(f"the S3 client could not be created: {exc}") from None
-            return self._client
+        return self._shared.get()
 
     def read(self, url: str) -> tuple[bytes, str | None]:
         """The input at ``url`` and its stored content type (S3 only)."""

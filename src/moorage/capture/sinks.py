@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import uuid
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from moorage.artifacts.s3 import S3ClientFactory, explain, make_s3_client
+from moorage.artifacts.shared_client import SharedClient
 from moorage.artifacts.space import os_error_cause
 from moorage.capture.destination import Destination, DestinationKind
 
@@ -73,19 +73,12 @@ class S3Sink:
     """One shared client (botocore clients are thread-safe), created on first use."""
 
     def __init__(self, factory: S3ClientFactory | None = None) -> None:
-        self._factory = factory or make_s3_client
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._shared = SharedClient(
+            factory or make_s3_client, lambda cause: SinkError(cause, cause)
+        )
 
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                try:
-                    self._client = self._factory()
-                except BotoCoreError as exc:
-                    cause = f"the S3 client could not be created: {exc}"
-                    raise SinkError(cause, cause) from None
-            return self._client
+        return self._shared.get()
 
     def write(self, destination: Destination, key: str, body: bytes, kms_key_id: str | None) -> str:
         full_key = destination.join(key)
