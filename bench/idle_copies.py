@@ -10,7 +10,7 @@ with no request at all:
 1. **Idle cost**: the CPU time (user + system) used by the server and by all
    of its copies over ``--window`` seconds, as cores (CPU seconds per second),
    in total and per copy. This includes the server's health checks of every
-   copy (``GET /ping`` every 2 s).
+   copy (``GET /ping`` every 5 s).
 2. **A dead copy noticed**: one copy is killed with SIGKILL; the time until
    ``DescribeInferenceComponent`` no longer counts it (``CurrentCopyCount``
    drops), polled every 10 ms.
@@ -85,7 +85,8 @@ def wait_for_copies(sm: Any, count: int, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         status, current = current_copies(sm)
         if status == "Failed":
-            raise RuntimeError("the inference component failed")
+            described = sm.describe_inference_component(InferenceComponentName=ENDPOINT)
+            raise RuntimeError(f"the inference component failed: {described.get('FailureReason')}")
         if status == "InService" and current == count:
             return
         time.sleep(0.5)
