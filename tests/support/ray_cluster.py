@@ -57,6 +57,8 @@ class RayNode:
         for proc in tree:
             with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
                 proc.kill()
+        # The node is lost once every one of its processes is gone.
+        psutil.wait_procs([p for p in tree if isinstance(p, psutil.Process)], timeout=10)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(10)
 
@@ -69,6 +71,31 @@ class RayCluster:
     cpus: int = 1
     memory_gib: float = 2.5
     env: dict[str, str] = field(default_factory=dict)
+
+    def clean(self) -> None:
+        """Remove every named actor and placement group, and bring lost workers back."""
+        probe = (
+            "import ray\n"
+            f"ray.init(address={self.address!r}, log_to_driver=False)\n"
+            "for a in ray.util.list_named_actors(all_namespaces=True):\n"
+            "    try:\n"
+            "        ray.kill(ray.get_actor(a['name'], namespace=a['namespace']))\n"
+            "    except Exception:\n"
+            "        pass\n"
+            "for pg_id, info in ray.util.placement_group_table().items():\n"
+            "    if info['state'] != 'REMOVED' and info.get('name'):\n"
+            "        try:\n"
+            "            group = ray.util.get_placement_group(info['name'])\n"
+            "            ray.util.remove_placement_group(group)\n"
+            "        except Exception:\n"
+            "            pass\n"
+        )
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, timeout=120, env=self.env
+        )
+        for name, node in list(self.nodes.items()):
+            if name != "head" and node.process.poll() is not None:
+                self.replace_worker(name)
 
     def replace_worker(self, name: str) -> None:
         """Start a new worker node called ``name`` (after the old one was killed)."""

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from moorage.clients.quickdeploy import QuickDeploy, runnable
     from moorage.data_dir import DataDirError
     from moorage.fleet.images import ImageMap, ImageMapError
+    from moorage.fleet.ray.cluster import RayUnavailable
     from moorage.listener import ListenError
     from moorage.server import serve
     from moorage.store.sqlite import StoreOpenError
@@ -145,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
     except ListenError as exc:
         print(f"moorage serve: {exc}", file=sys.stderr)
         return 2
+    except RayUnavailable as exc:
+        # --fleet ray without Ray, or a cluster that cannot be joined (docs/ray.md).
+        print(f"moorage serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import cast
 import httptools
 
 from moorage.fleet.base import Copy
+from moorage.fleet.ray.gateway import SECRET_HEADER
 
 # Longest /ping body kept for a failure message.
 _BODY_KEPT = 300
@@ -173,5 +174,5 @@ class Pinger:
 
 
 def _request(copy: Copy) -> bytes:
-    secret = f"x-moorage-copy-secret: {copy.secret}\r\n" if copy.secret else ""
+    secret = f"{SECRET_HEADER}: {copy.secret}\r\n" if copy.secret else ""
     return f"GET /ping HTTP/1.1\r\nHost: {copy.host}\r\n{secret}\r\n".encode()

@@ -26,6 +26,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -155,8 +156,7 @@ class CopyActor:
     async def _start(self, plan: NodeStart) -> Started:
         started_at = time.time()
         deadline = time.monotonic() + plan.startup_timeout_s
-        cache = Path(tempfile.gettempdir()) / plan.cache_name
-        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cache = _private_dir(Path(tempfile.gettempdir()) / plan.cache_name)
         model_dir, site, code_dir = await self._prepare(plan, cache)
         run = cache / "run"
         run.mkdir(exist_ok=True, mode=0o700)
@@ -297,6 +297,22 @@ class _Failed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _private_dir(path: Path) -> Path:
+    """``path``, created 0700 if absent; refused unless it is this user's and private.
+
+    The node's temporary directory is shared by its users: a folder someone
+    else made there (or a link to one) must not receive model files.
+    """
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.lstat()
+    except OSError as exc:
+        raise _Failed(f"the node's cache {path} cannot be used: {exc}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise _Failed(f"the node's cache {path} is not a private folder of this user; remove it")
+    return path
 
 
 def _environment(

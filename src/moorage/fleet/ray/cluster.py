@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ def connect(address: str | None, namespace: str) -> Any:
     ray = import_ray()
     if ray.is_initialized():
         return ray
+    if address and address != "auto":
+        # ray.init retries an unreachable address for minutes: say so at once instead.
+        _reachable(address)
     try:
         ray.init(
             address=address or "auto",
@@ -58,6 +62,23 @@ def connect(address: str | None, namespace: str) -> Any:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise RayUnavailable(f"cannot join the Ray cluster at {address or 'auto'}: {exc}") from None
     return ray
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    if "://" in address:
+        raise RayUnavailable(
+            f"--ray-address {address}: give the HOST:PORT of the cluster's head "
+            "(Ray Client ray:// addresses are not supported)"
+        )
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayUnavailable(f"--ray-address {address}: expected HOST:PORT of the cluster's head")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayUnavailable(
+            f"cannot join the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from None
 
 
 @dataclass(frozen=True)

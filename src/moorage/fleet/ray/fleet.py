@@ -42,8 +42,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from moorage.clock import Clock
 from moorage.domain.model import ModelData
 from moorage.file_roots import PROGRAM, SUBMIT_DIRECTORY, FileRoots, OutsideRoots, program_problem
@@ -52,6 +50,7 @@ from moorage.fleet.container_set import member_gone, start_set, stop_set
 from moorage.fleet.health import FailedPings, HealthPolicy
 from moorage.fleet.images import ImageMap
 from moorage.fleet.local import _region_env
+from moorage.fleet.pinger import Pinger
 from moorage.fleet.prepare import PrepareError, Preparer
 from moorage.fleet.processes import CopyProcess
 from moorage.fleet.ray.actor import CopyActor, NodeStart
@@ -64,7 +63,6 @@ from moorage.fleet.ray.cluster import (
     namespace_of,
     survivors,
 )
-from moorage.fleet.ray.gateway import SECRET_HEADER
 from moorage.fleet.ray.instances import (
     DEVICE_VARIABLES,
     Instance,
@@ -145,7 +143,8 @@ class RayFleet:
         self._callbacks: list[ExitCallback] = []
         self._pings = FailedPings(self.health)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
+        # Health pings over one kept-alive connection per copy (the secret in each).
+        self._pinger = Pinger()
         # Live actors found at connection, by reattach key, until claimed or swept.
         self._survivors: dict[str, list[Survivor]] = {}
         # Local folder → what was shipped for it.
@@ -177,7 +176,8 @@ class RayFleet:
         for survivor in orphans:
             log.info("Ray fleet: removing copy %s, which no endpoint wants", survivor.name)
             await asyncio.to_thread(kill_quietly, self._ray, survivor.name, self.namespace)
-        keep = {r.instance.name for r in self._running.values()}
+        assert self._instances is not None
+        keep = self._instances.names()
         for group in await asyncio.to_thread(leftover_groups, self._ray, self.namespace, keep):
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._ray.util.remove_placement_group, group)
@@ -489,7 +489,8 @@ class RayFleet:
     async def _ping_all(self) -> None:
         ready = [c for c in self._copies.values() if c.state is CopyState.READY]
         self._pings.retain({c.copy_id for c in ready})
-        failures = await asyncio.gather(*(self._ping(c) for c in ready))
+        self._pinger.retain({c.copy_id for c in ready})
+        failures = await self._pinger.ping_all(ready, self.health.timeout_s)
         for copy, failure in zip(ready, failures, strict=True):
             if copy.state is not CopyState.READY:
                 continue
@@ -505,27 +506,8 @@ class RayFleet:
                     self._spawn(self._discard(copy.copy_id, running))
 
     async def _ping(self, copy: Copy) -> str | None:
-        timeout = aiohttp.ClientTimeout(total=self.health.timeout_s)
-        headers = {SECRET_HEADER: copy.secret or ""}
-        try:
-            async with self._client().get(
-                f"{copy.url}/ping", timeout=timeout, headers=headers
-            ) as response:
-                if response.status == 200:
-                    return None
-                text = (await response.read()).decode("utf-8", "replace").strip()
-                return f"/ping answered {response.status}: {text[:300]}"
-        except TimeoutError:
-            return f"/ping did not answer within {self.health.timeout_s:g} s"
-        except (aiohttp.ClientError, OSError) as exc:
-            return f"/ping failed: {exc or type(exc).__name__}"
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, force_close=True)
-            )
-        return self._session
+        """None if ``GET /ping`` answered 200 in time; else what went wrong."""
+        return (await self._pinger.ping_all([copy], self.health.timeout_s))[0]
 
     # -- stopping --------------------------------------------------------------
 
@@ -589,8 +571,7 @@ class RayFleet:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self.logs.close, 2.0)
-        if self._session is not None:
-            await self._session.close()
+        self._pinger.close()
         if self._ray is not None:
             await asyncio.to_thread(self._ray.shutdown)
 

@@ -138,37 +138,48 @@ class Instances:
                 instance = self._instances[name] = Instance(name, shape, group)
             instance.copies.add(copy_id)
         try:
-            await asyncio.wait_for(self._placed(instance, placement, instance_id), timeout_s)
-        except TimeoutError:
-            await self.release(instance, copy_id)
-            kind = placement.instance_type if placement and placement.instance_type else "instance"
-            raise Unplaceable(
-                f"No Ray node has room for {kind} {instance_id} "
-                f"({instance.shape.describe()}) after {timeout_s:g} s."
-            ) from None
+            placed = await self._placed(instance, placement, instance_id, timeout_s)
         except BaseException:
             await self.release(instance, copy_id)
             raise
+        if not placed:
+            await self.release(instance, copy_id)
+            kind = placement.instance_type if placement and placement.instance_type else ""
+            raise Unplaceable(
+                f"No Ray node has room for {kind}{' ' if kind else ''}instance {instance_id} "
+                f"({instance.shape.describe()}) after {timeout_s:g} s."
+            )
         return instance
 
     async def _placed(
-        self, instance: Instance, placement: CopyPlacement | None, instance_id: str
-    ) -> None:
+        self,
+        instance: Instance,
+        placement: CopyPlacement | None,
+        instance_id: str,
+        timeout_s: float,
+    ) -> bool:
+        """Whether Ray placed the instance's group within ``timeout_s`` (says so if slow)."""
         ready = asyncio.ensure_future(_ready(instance.group))
-        try:
-            done, _ = await asyncio.wait({ready}, timeout=PLACING_SAYS_S)
-            if not done:
-                kind = placement.instance_type if placement and placement.instance_type else ""
-                log.warning(
-                    "instance %s (%s%s) waits for a Ray node with room for %s",
-                    instance_id,
-                    kind,
-                    " " if kind else "",
-                    instance.shape.describe(),
-                )
-            await ready
-        finally:
-            ready.cancel()
+        # Once given up on, the group is removed and its ready() fails: nothing to report.
+        ready.add_done_callback(_quiet)
+        done, _ = await asyncio.wait({ready}, timeout=min(PLACING_SAYS_S, timeout_s))
+        if not done:
+            kind = placement.instance_type if placement and placement.instance_type else ""
+            log.warning(
+                "instance %s%s waits for a Ray node with room for %s",
+                instance_id,
+                f" ({kind})" if kind else "",
+                instance.shape.describe(),
+            )
+            done, _ = await asyncio.wait({ready}, timeout=max(0.0, timeout_s - PLACING_SAYS_S))
+        if not done:
+            return False
+        ready.result()
+        return True
+
+    def names(self) -> set[str]:
+        """The groups this fleet holds or is placing."""
+        return set(self._instances)
 
     def hold(self, instance: Instance, copy_id: str) -> None:
         instance.copies.add(copy_id)
@@ -193,6 +204,11 @@ class Instances:
 
 async def _ready(group: Any) -> None:
     await group.ready()
+
+
+def _quiet(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class Unplaceable(Exception):

@@ -23,6 +23,14 @@ def cluster() -> Iterator[RayCluster]:
         yield running
 
 
+@pytest.fixture(autouse=True)
+def clean_cluster(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts on the whole cluster, whatever the test before it left behind."""
+    yield
+    if "cluster" in request.fixturenames:
+        request.getfixturevalue("cluster").clean()
+
+
 @pytest.fixture(scope="package")
 def toolbox_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return toolbox_archive(tmp_path_factory.mktemp("toolbox") / "model.tar.gz").as_uri()

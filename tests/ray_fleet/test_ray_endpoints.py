@@ -11,7 +11,7 @@ import pytest
 
 from support.endpoints import create_model, delete, variant, wait_in_service, wait_status
 from support.ray_cluster import RayCluster
-from support.ray_fleet import WHOLE_NODE, invoke, placements, ray_server
+from support.ray_fleet import WHOLE_NODE, invoke, placements, ray_server, wait_for
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'moorage[ray]')")
 
@@ -36,6 +36,14 @@ def test_two_instances_land_on_two_nodes_and_only_the_router_gets_in(
         assert len({node for _, node, _, _ in placed.values()}) == 2, placed
         described = sm.describe_endpoint(EndpointName="spread")
         assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+        # The copies' output, from the nodes, is served by the Logs API.
+        logs = server.client("logs")
+
+        def logged() -> set[str]:
+            events = logs.filter_log_events(logGroupName="/aws/sagemaker/Endpoints/spread")
+            return {e["logStreamName"] for e in events["events"] if "listening on" in e["message"]}
+
+        wait_for("the model servers' output", lambda: len(logged()) == 2, timeout=30)
         # A copy on the network refuses whoever does not have its secret.
         _, _, host, port = next(iter(placed.values()))
         for headers in ({}, {"x-moorage-copy-secret": "guess"}):
@@ -69,13 +77,7 @@ def test_an_instance_no_node_can_hold_stays_creating_then_fails(
         )
         sm.create_endpoint(EndpointName="huge", EndpointConfigName="huge")
         server_said = "waits for a Ray node with room for 16 CPU, 32768 MiB memory"
-        deadline_output = 30.0
-        import time
-
-        start = time.monotonic()
-        while not any(server_said in line for line in server.output):
-            assert time.monotonic() - start < deadline_output, "".join(server.output[-20:])
-            time.sleep(0.2)
+        wait_for("the server to say why", lambda: any(server_said in x for x in server.output))
         assert sm.describe_endpoint(EndpointName="huge")["EndpointStatus"] == "Creating"
         failed = wait_status(sm, "huge", "Failed", timeout=120)
         assert "No Ray node has room for ml.c5.4xlarge" in failed["FailureReason"]
