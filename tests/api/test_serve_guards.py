@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,7 +110,11 @@ def test_a_bad_model_data_url_names_the_accepted_forms(server: MoorageServer, ur
 
 def test_the_access_log_prints_one_line_per_request(server: MoorageServer) -> None:
     server.sagemaker.list_endpoints()
-    assert any('"POST / HTTP/1.1" 200' in line for line in server.output), server.output
+    # The server's output is read by a thread: the line may come a moment later.
+    deadline = time.monotonic() + 10
+    while not any('"POST / HTTP/1.1" 200' in line for line in server.output):
+        assert time.monotonic() < deadline, server.output
+        time.sleep(0.05)
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(
