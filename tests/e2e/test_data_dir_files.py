@@ -18,9 +18,13 @@ import json
 import os
 import stat
 import tarfile
+import tempfile
 import textwrap
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from support.endpoints import (
     IMAGE,
@@ -116,8 +120,15 @@ def _loose_entries(root: Path) -> list[str]:
     return loose
 
 
-def test_everything_in_the_data_dir_is_private(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="moorage-", dir="/tmp") as folder:
+        yield Path(folder)
+
+
+def test_everything_in_the_data_dir_is_private(tmp_path: Path, short_tmp: Path) -> None:
+    # A short path, so that the copies' Unix sockets fit (108 bytes at most).
+    data = short_tmp / "data"
     data.mkdir(mode=0o755)
     data.chmod(0o755)
     archive = _archive(tmp_path / "artifacts" / "model.tar.gz")
