@@ -43,13 +43,14 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict src/moorage
 
-# Two workers, each taking whole test files (groups: tests/conftest.py): most
-# tests wait on servers and model servers starting, so two run in about half
-# the time on two cores.
+# Two workers, each taking whole test files: most tests wait on servers and
+# model servers starting, so two run in about half the time on two cores. The
+# Ray fleet's tests share one local Ray cluster and run on their own after.
 PYTEST_WORKERS ?= 2
 
 unit: $(DEV_STAMP)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --ignore=tests/ray_fleet $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/ray_fleet $(PYTEST_ARGS)
 
 test: lint typecheck unit
 

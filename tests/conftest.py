@@ -10,20 +10,6 @@ import pytest
 
 from support.server import MoorageServer, running
 
-# Test files that share one expensive resource and must run on one worker
-# (make test runs two, pytest-xdist --dist loadgroup): the Ray fleet's tests
-# share one local Ray cluster, and two clusters on one machine starve each other.
-_SHARED = ("tests/ray_fleet/",)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test file is one group of tests for the workers, or its shared set is."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = next((shared for shared in _SHARED if path.startswith(shared)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
-
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageServer]:
