@@ -12,7 +12,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from types import FrameType
 
 import uvicorn
 
@@ -30,9 +31,6 @@ from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
 from moorage.arns import Partition
 from moorage.async_inference.service import AsyncInference, async_router
-from moorage.auth.browser import BrowserRules
-from moorage.auth.keys import ensure_key_file, read_key_file
-from moorage.auth.sigv4 import SigV4Verifier
 from moorage.autoscaling.service import AutoScaling
 from moorage.capture.process import CaptureProcess
 from moorage.capture.reporting import CaptureReporter
@@ -59,7 +57,6 @@ from moorage.fleet.artifact_preparer import ArtifactPreparer
 from moorage.fleet.images import ImageMap
 from moorage.fleet.local import LocalProcessFleet
 from moorage.fleet.ray.fleet import RayFleet
-from moorage.http_limits import HttpLimits, limited_protocol
 from moorage.listener import ListenError, bind
 from moorage.logs.layout import LOGS_DIR
 from moorage.logs.names import LogArns
@@ -69,6 +66,8 @@ from moorage.monitoring.capture_metrics import CaptureMetrics
 from moorage.monitoring.hold_metrics import HoldMetrics
 from moorage.monitoring.multi_model_metrics import ContainerMetrics, MultiModelMetrics
 from moorage.monitoring.usage_metrics import UsageMetrics
+from moorage.port import build_gate, unix_listener, uvicorn_config
+from moorage.routers.pool import RouterPool, control_socket_path
 from moorage.runtime.hold import HoldLimits, Holds
 from moorage.runtime.hosted import HostedModels
 from moorage.runtime.invoke import Invoker
@@ -83,21 +82,6 @@ log = logging.getLogger(__name__)
 
 # How long a stop waits for queued capture records to be written.
 CAPTURE_CLOSE_TIMEOUT_S = 20.0
-
-
-def build_gate(settings: Settings) -> Gate:
-    """The port's one check before dispatch, as the settings ask (docs/security.md)."""
-    verifier = None
-    if settings.auth != "none":
-        key_file = settings.credentials_path or ensure_key_file(settings.data_dir)
-        verifier = SigV4Verifier(read_key_file(key_file), settings.region)
-    public = ("/healthz",) if settings.private_metrics else ("/healthz", "/metrics")
-    return Gate(
-        verifier,
-        BrowserRules.of(settings.allowed_hosts, settings.allowed_origins),
-        max_body=settings.max_api_body_bytes,
-        public_paths=public,
-    )
 
 
 class Moorage:
@@ -372,44 +356,39 @@ async def serve(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         clock = ScaledClock.persistent(settings.data_dir / "clock.json", settings.clock_speed)
     moorage = Moorage(settings, clock)
-    config = uvicorn.Config(
-        moorage.app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=settings.access_log,
-        lifespan="off",
-        # Each small response in one write (docs/benchmarks.md), with the
-        # header size, timeouts and connection cap of docs/limits.md; moorage is
-        # reached directly, never through a proxy whose headers it should trust.
-        http=limited_protocol(HttpLimits.from_settings(settings)),
-        timeout_keep_alive=settings.keep_alive_timeout_s,
-        # No WebSocket routes: an Upgrade request is an ordinary request, on a
-        # connection the limits keep counting.
-        ws="none",
-        proxy_headers=False,
-        timeout_graceful_shutdown=30,
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-    )
     if settings.access_log:
         # uvicorn's log level above mutes its access lines; --access-log wants them.
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
-    server = uvicorn.Server(config)
     # uvicorn re-raises the signal that stopped it once it has shut down;
     # these no-op handlers let the cleanup below run instead of dying there.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
+    routers: RouterPool | None = None
+    sockets = [listener]
+    server = _Server(uvicorn_config(moorage.app, settings, tls=settings.workers == 0))
+    if settings.workers:
+        # Router processes take the port; this process serves them (docs/workers.md).
+        control_path = control_socket_path(settings.data_dir)
+        sockets = [unix_listener(str(control_path))]
+        routers = RouterPool(
+            settings,
+            listener,
+            str(control_path),
+            moorage.router,
+            moorage.invocation_metrics,
+            settings.workers,
+        )
+        moorage.fleet.remote_drain = routers.drain
+        server.before_exit = routers.stop
     await moorage.start()
     try:
-        task = asyncio.create_task(server.serve(sockets=[listener]))
+        task = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
+        if server.started and routers is not None:
+            await routers.start()
         if server.started:
-            port = settings.port
-            for s in server.servers:
-                for sock in s.sockets:
-                    port = sock.getsockname()[1]
+            port = listener.getsockname()[1]
             host = f"[{settings.host}]" if ":" in settings.host else settings.host
             url = f"{settings.scheme}://{host}:{port}"
             on_ready(url)
@@ -424,5 +403,31 @@ async def serve(
                 print(how_to_invoke(url, item, settings.data_dir), flush=True)
         await task
     finally:
+        if routers is not None:
+            await routers.stop()
+        listener.close()
         await moorage.stop()
         lock.release()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which may first stop the router processes when asked to stop.
+
+    With ``--workers``, a stop signal closes the routers first (they finish
+    their requests, some of which this process answers), then this server.
+    """
+
+    before_exit: Callable[[], Awaitable[None]] | None = None
+    _exiting: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.before_exit is None or self._exiting is not None:
+            super().handle_exit(sig, frame)
+            return
+        self._exiting = asyncio.get_event_loop().create_task(self._exit_after(self.before_exit))
+
+    async def _exit_after(self, first: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await first()
+        finally:
+            self.should_exit = True

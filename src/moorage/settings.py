@@ -85,6 +85,9 @@ class Settings:
     # After a restart, how long copies left running on the cluster wait to be
     # claimed by an endpoint before they are removed.
     ray_reattach_grace_s: float = 60.0
+    # Router processes sharing the port (docs/workers.md); 0: the server
+    # process serves every request itself.
+    workers: int = 0
 
     @property
     def db_path(self) -> Path:

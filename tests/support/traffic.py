@@ -22,13 +22,21 @@ class Traffic:
     """``with Traffic(runtime, "endpoint") as traffic: ...`` keeps ``clients`` threads invoking."""
 
     def __init__(
-        self, runtime: Any, endpoint: str, *, clients: int = 8, **invoke_args: Any
+        self,
+        runtime: Any,
+        endpoint: str,
+        *,
+        clients: int = 8,
+        seconds: float = 0.005,
+        **invoke_args: Any,
     ) -> None:
         self.runtime = runtime
         self.endpoint = endpoint
         # More InvokeEndpoint parameters (e.g. InferenceComponentName).
         self.invoke_args = invoke_args
         self.clients = clients
+        # How long the model takes over each request.
+        self.body = json.dumps({"op": "sleep", "seconds": seconds})
         self.answers: list[Answer] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
@@ -40,7 +48,7 @@ class Traffic:
                 reply = self.runtime.invoke_endpoint(
                     EndpointName=self.endpoint,
                     ContentType="application/json",
-                    Body='{"op": "sleep", "seconds": 0.005}',
+                    Body=self.body,
                     **self.invoke_args,
                 )
                 tag = json.loads(reply["Body"].read())["tag"]

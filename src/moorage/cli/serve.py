@@ -17,6 +17,9 @@ from moorage.cli.common import log_level_option
 from moorage.cli.serve_checks import auth_settings, file_roots, http_limits, max_unpacked_size
 from moorage.settings import Settings, default_data_dir
 
+# Router processes (--workers): one per core of a large machine is the most useful.
+MAX_WORKERS = 256
+
 
 def run(args: argparse.Namespace) -> int:
     import uvloop
@@ -70,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.ray_reattach_grace <= 86_400:
         print("moorage serve: --ray-reattach-grace must be from 0 to 86400", file=sys.stderr)
         return 2
+    if not 0 <= args.workers <= MAX_WORKERS:
+        print(f"moorage serve: --workers must be from 0 to {MAX_WORKERS}", file=sys.stderr)
+        return 2
     limits = http_limits(args)
     if limits is None:
         return 2
@@ -117,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         fleet=args.fleet,
         ray_address=args.ray_address,
         ray_reattach_grace_s=args.ray_reattach_grace,
+        workers=args.workers,
     )
 
     def ready(url: str) -> None:
@@ -189,6 +196,15 @@ def add_parser(commands: Any) -> None:
         metavar="SECONDS",
         help="with --fleet ray: how long copies a previous server left running wait to be "
         "claimed before they are removed (default 60)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N router processes on the port, which serve invocations on as many cores "
+        "while this process runs the APIs and the deployments (default 0: one process serves "
+        "everything); see docs/workers.md",
     )
     serve.add_argument(
         "--image-map",

@@ -78,7 +78,8 @@ class Copy:
     """A running (or starting, or dead) copy, owned and updated by its fleet.
 
     ``inflight`` is maintained by the router: a copy is only stopped once it
-    is out of every routing snapshot and ``inflight`` has dropped to zero.
+    is out of every routing snapshot and ``inflight`` has dropped to zero
+    (and the router processes, if any, have none on it: moorage.fleet.drain).
     A copy of a multi-container model runs no process itself: its
     ``members`` do, one per container, each with ``parent`` set to it.
     """
@@ -94,6 +95,7 @@ class Copy:
         "pid",
         "port",
         "ready_at",
+        "remote_inflight",
         "resolved_image",
         "secret",
         "spec",
@@ -114,6 +116,8 @@ class Copy:
         self.secret: str | None = None
         self.pid: int | None = None
         self.inflight = 0
+        # Requests in flight on it that router processes reported (moorage.routers).
+        self.remote_inflight = 0
         self.failure_reason: str | None = None
         self.resolved_image = ""
         self.log_path = ""

@@ -70,6 +70,7 @@ from moorage.fleet.base import (
     StartFailed,
 )
 from moorage.fleet.container_set import member_gone, start_set, stop_set
+from moorage.fleet.drain import RemoteDrain, drain
 from moorage.fleet.health import FailedPings, HealthPolicy
 from moorage.fleet.images import ImageMap
 from moorage.fleet.pinger import Pinger
@@ -114,6 +115,8 @@ class LocalProcessFleet:
         self.images = images
         self.preparer = preparer
         self.clock = clock
+        # Waits for the requests other processes route to a copy (moorage.fleet.drain).
+        self.remote_drain: RemoteDrain | None = None
         self.health = health or HealthPolicy()
         self._pings = FailedPings(self.health)
         # Health pings over one kept-alive connection per copy.
@@ -154,7 +157,7 @@ class LocalProcessFleet:
                     pid=copy.pid,
                     disk_path=str(prepared[0] if prepared else self.data_dir),
                     placement=spec.placement or CopyPlacement(spec.copy_id),
-                    inflight=copy.inflight,
+                    inflight=copy.inflight + copy.remote_inflight,
                     started_at=copy.started_at,
                     ready_at=copy.ready_at,
                 )
@@ -476,9 +479,7 @@ class LocalProcessFleet:
             self._copies.pop(copy.copy_id, None)
             return
         copy.state = CopyState.STOPPING
-        deadline = self.clock.now() + drain_timeout_s
-        while copy.inflight > 0 and self.clock.now() < deadline:
-            await asyncio.sleep(0.02)
+        await drain(copy, self.clock, drain_timeout_s, self.remote_drain)
         await self._terminate(copy.copy_id)
         copy.state = CopyState.STOPPED
         self._copies.pop(copy.copy_id, None)

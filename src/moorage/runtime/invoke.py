@@ -12,6 +12,11 @@ Answered invocations are offered to data capture (:mod:`moorage.runtime.capture`
 with the capture config of the fleet that answered, and copied to the
 endpoint's shadow variants (:mod:`moorage.runtime.shadow`): an InvokeEndpoint
 request once answered, a streamed one once its stream has ended normally.
+
+In a router process (``moorage serve --workers``, :mod:`moorage.routers`) the
+invoker only knows the endpoints that need nothing but a copy; a request for
+any other endpoint, one naming a target model or container, or one that
+would wait for a copy goes to the server process through ``handoff``.
 """
 
 from __future__ import annotations
@@ -191,6 +196,9 @@ class Invoker:
         self.timeout_s = timeout_s
         # InvokeEndpointAsync (moorage.async_inference), set by the server.
         self.async_invocations: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+        # In a router process: sends a request (its scope and whole body) to
+        # the server process, which answers it (moorage.routers).
+        self.handoff: Callable[[Scope, bytes, Send], Awaitable[None]] | None = None
         self.rng = random.Random()
         self._invoke_shape = operation_model(SAGEMAKER_RUNTIME, "InvokeEndpoint").input_shape
         self._stream_shape = operation_model(
@@ -204,11 +212,18 @@ class Invoker:
             request = await self._parse(scope, receive, send)
             if request is None:
                 return
+            if self.handoff is not None and self._needs_server(request):
+                await self.handoff(scope, request.body, send)
+                return
             route = self._route(request)
             if route.component_based or _COMPONENT in request.headers:
                 try:
                     variant, request = self._component(route, request)
                 except NoCopies as found:
+                    if self.handoff is not None:
+                        # Held (and perhaps a scale-out asked for) by the server process.
+                        await self.handoff(scope, request.body, send)
+                        return
                     variant, request = await self._held_component(route, request, found)
             else:
                 variant = self._variant(route, request)
@@ -269,6 +284,14 @@ class Invoker:
             ) from None
         self._validate(stream, parts[2], headers, body)
         return Request(parts[2], stream, headers, body)
+
+    def _needs_server(self, request: Request) -> bool:
+        """Whether a router process leaves ``request`` to the server process."""
+        return (
+            self.router.get(request.endpoint) is None
+            or _TARGET_MODEL in request.headers
+            or _TARGET_HOST in request.headers
+        )
 
     def _validate(self, stream: bool, endpoint: str, headers: dict[str, str], body: bytes) -> None:
         # The outcome depends only on the endpoint name and these headers (any

@@ -4,12 +4,16 @@ Besides each endpoint's snapshot it holds, for endpoints that host inference
 components, the table of component routes the component runner publishes.
 A request waiting for copies (:mod:`moorage.runtime.hold`) asks for
 :meth:`Router.next_change` and is woken when anything of its endpoint is
-published or withdrawn; nothing is done for an endpoint nobody waits on.
+published or withdrawn; nothing is done for an endpoint nobody waits on. Listeners
+(:meth:`Router.listen`) are told the name of every endpoint whose routes
+change: the router processes of ``moorage serve --workers`` are kept current
+through one (:mod:`moorage.routers`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from moorage.runtime.components import ComponentTable
 from moorage.runtime.snapshot import EndpointRoute
@@ -21,6 +25,12 @@ class Router:
         self._components: dict[str, ComponentTable] = {}
         # Lower-cased endpoint name -> futures of requests waiting for its next change.
         self._waiting: dict[str, list[asyncio.Future[None]]] = {}
+        # Told the lower-cased name of each endpoint whose routes changed.
+        self._listeners: list[Callable[[str], None]] = []
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with an endpoint's lower-cased name after each change of its routes."""
+        self._listeners.append(listener)
 
     def publish(self, route: EndpointRoute) -> None:
         # A dict item assignment is atomic for readers on the same loop.
@@ -28,12 +38,16 @@ class Router:
         self._routes[key] = route
         if self._waiting:
             self._changed(key)
+        for listener in self._listeners:
+            listener(key)
 
     def publish_components(self, endpoint: str, table: ComponentTable) -> None:
         key = endpoint.lower()
         self._components[key] = table
         if self._waiting:
             self._changed(key)
+        for listener in self._listeners:
+            listener(key)
 
     def withdraw(self, name: str) -> None:
         key = name.lower()
@@ -41,12 +55,18 @@ class Router:
         self._components.pop(key, None)
         if self._waiting:
             self._changed(key)
+        for listener in self._listeners:
+            listener(key)
 
     def get(self, name: str) -> EndpointRoute | None:
         return self._routes.get(name.lower())
 
     def components(self, endpoint: str) -> ComponentTable | None:
         return self._components.get(endpoint.lower())
+
+    def endpoint_keys(self) -> list[str]:
+        """The lower-cased names of the endpoints with routes or component tables."""
+        return list({*self._routes, *self._components})
 
     def names(self) -> list[str]:
         return [route.name for route in self._routes.values()]

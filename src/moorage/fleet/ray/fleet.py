@@ -47,6 +47,7 @@ from moorage.domain.model import ModelData
 from moorage.file_roots import PROGRAM, SUBMIT_DIRECTORY, FileRoots, OutsideRoots, program_problem
 from moorage.fleet.base import Copy, CopySpec, CopyState, ExitCallback, StartFailed
 from moorage.fleet.container_set import member_gone, start_set, stop_set
+from moorage.fleet.drain import RemoteDrain, drain
 from moorage.fleet.health import FailedPings, HealthPolicy
 from moorage.fleet.images import ImageMap
 from moorage.fleet.local import _region_env
@@ -129,6 +130,8 @@ class RayFleet:
         self.images = images
         self.preparer = preparer
         self.clock = clock
+        # Waits for the requests other processes route to a copy (moorage.fleet.drain).
+        self.remote_drain: RemoteDrain | None = None
         self.address = address
         self.file_roots = file_roots or FileRoots()
         self.health = health or HealthPolicy()
@@ -520,9 +523,7 @@ class RayFleet:
             self._copies.pop(copy.copy_id, None)
             return
         copy.state = CopyState.STOPPING
-        deadline = self.clock.now() + drain_timeout_s
-        while copy.inflight > 0 and self.clock.now() < deadline:
-            await asyncio.sleep(0.02)
+        await drain(copy, self.clock, drain_timeout_s, self.remote_drain)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(_call(running.handle.stop), 40.0)
         copy.state = CopyState.STOPPED
