@@ -17,6 +17,8 @@ benchmark):
 
 Reports p50/p99 of each mode over all rounds, and polled/quiet p99 (the
 target: within 10 %). The poller's calls and their latency are reported too.
+With ``--workers N`` the server runs N router processes (docs/workers.md):
+invocations no longer share an event loop with the poller's calls.
 """
 
 from __future__ import annotations
@@ -112,9 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=4000, help="per round")
     parser.add_argument("--rounds", type=int, default=10, help="per mode")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="moorage serve --workers N: invocations served by N router processes, the "
+        "poller's calls by the server process (docs/workers.md)",
+    )
     args = parser.parse_args(argv)
     context = multiprocessing.get_context("spawn")
-    with endpoint() as (url, _copy, _pid):
+    extra = ("--workers", str(args.workers)) if args.workers else ()
+    with endpoint(extra) as (url, _copy, _pid):
         sm = client("sagemaker", url)
         for i in range(args.models):
             sm.create_model(
@@ -148,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = polled.percentile_ms(0.99) / quiet.percentile_ms(0.99)
     report = {
         "machine": machine(),
+        "workers": args.workers,
         "quiet": quiet.summary(),
         "polled": polled.summary(),
         "polled_quiet_p99_ratio": round(ratio, 3),
