@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 from moorage.fleet.base import Copy
+from moorage.routers.reports import replay
 from moorage.routers.wire import Json, encode_line, endpoint_message, settings_message
 from moorage.runtime.invoke import InvocationObserver
 from moorage.runtime.router import Router
@@ -202,12 +203,7 @@ class RouterPool:
             worker.ready.set()
 
     def _report(self, worker: _Worker, message: Json) -> None:
-        observer = self.observer
-        for record in message.get("records", ()):
-            if record[0] == "v":
-                observer.invoked(*record[1:])
-            elif record[0] == "c":
-                observer.component_invoked(*record[1:])
+        replay(message, self.observer)
         changed: dict[str, int] = message.get("inflight", {})
         for copy_id, count in changed.items():
             before = worker.inflight.get(copy_id, 0)
