@@ -24,6 +24,7 @@ component, so the hot path is one dictionary lookup and seven bucket updates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from moorage.monitoring.invocation_series import InvocationSeries, invocation_series, recorder
@@ -57,14 +58,35 @@ class ComponentMetrics:
         model_latency_s: float,
         overhead_s: float,
     ) -> None:
+        found = self._found(component)
+        ts = self._now()
+        found.series.record(status, model_latency_s, overhead_s, ts)
+        found.per_copy.record(1.0 / copies if copies > 0 else 1.0, ts)
+
+    def invoked_many(
+        self,
+        component: str,
+        copies: int,
+        statuses: Sequence[int],
+        model_latencies_s: Sequence[float],
+        overheads_s: Sequence[float],
+    ) -> None:
+        """Several invocations alike but for status and latencies, as :meth:`invoked` each."""
+        if not statuses:
+            return
+        found = self._found(component)
+        ts = self._now()
+        found.series.record_many(statuses, model_latencies_s, overheads_s, ts)
+        share = 1.0 / copies if copies > 0 else 1.0
+        found.per_copy.record_values((share,), (float(len(statuses)),), ts)
+
+    def _found(self, component: str) -> _ComponentRecorders:
         found = self._components.get(component)
         if found is None:
             if len(self._components) >= _MAX_COMPONENTS:
                 self._components.clear()
             found = self._components[component] = self._recorders(component)
-        ts = self._now()
-        found.series.record(status, model_latency_s, overhead_s, ts)
-        found.per_copy.record(1.0 / copies if copies > 0 else 1.0, ts)
+        return found
 
     def _recorders(self, component: str) -> _ComponentRecorders:
         dims = {DIMENSION: component}

@@ -41,6 +41,7 @@ one clock read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from moorage.monitoring.component_metrics import ComponentMetrics
@@ -72,6 +73,18 @@ class _VariantSeries:
         if instances > 0:
             self.per_instance.record(1.0 / instances, ts)
 
+    def record_many(
+        self,
+        statuses: Sequence[int],
+        model_s: Sequence[float],
+        overhead_s: Sequence[float],
+        instances: int,
+        ts: float,
+    ) -> None:
+        self.series.record_many(statuses, model_s, overhead_s, ts)
+        if instances > 0 and statuses:
+            self.per_instance.record_values((1.0 / instances,), (float(len(statuses)),), ts)
+
 
 class InvocationMetrics:
     """Writes SageMaker's invocation metrics to a :class:`MetricStore`."""
@@ -99,19 +112,41 @@ class InvocationMetrics:
         ``instances`` is the variant's instance count then (0 when unknown:
         no ``InvocationsPerInstance``).
         """
+        ts = self._now()
+        for series in self._series(endpoint, variant, config_name):
+            series.record(status, model_latency_s, overhead_s, instances, ts)
+
+    def invoked_many(
+        self,
+        endpoint: str,
+        variant: str,
+        config_name: str | None,
+        statuses: Sequence[int],
+        model_latencies_s: Sequence[float],
+        overheads_s: Sequence[float],
+        instances: int = 0,
+    ) -> None:
+        """Several invocations alike but for status and latencies, as :meth:`invoked` each."""
+        ts = self._now()
+        for series in self._series(endpoint, variant, config_name):
+            series.record_many(statuses, model_latencies_s, overheads_s, instances, ts)
+
+    def _series(
+        self, endpoint: str, variant: str, config_name: str | None
+    ) -> tuple[_VariantSeries, ...]:
+        """The variant's series, and the answering fleet's (its config's) when known."""
         found = self._variants.get((endpoint, variant))
         if found is None:
             found = self._variants[(endpoint, variant)] = self._recorders(endpoint, variant)
-        ts = self._now()
-        found.record(status, model_latency_s, overhead_s, instances, ts)
-        if config_name is not None:
-            key = (endpoint, variant, config_name)
-            fleet = self._fleets.get(key)
-            if fleet is None:
-                if len(self._fleets) >= _MAX_FLEETS:
-                    self._fleets.clear()
-                fleet = self._fleets[key] = self._recorders(endpoint, variant, config_name)
-            fleet.record(status, model_latency_s, overhead_s, instances, ts)
+        if config_name is None:
+            return (found,)
+        key = (endpoint, variant, config_name)
+        fleet = self._fleets.get(key)
+        if fleet is None:
+            if len(self._fleets) >= _MAX_FLEETS:
+                self._fleets.clear()
+            fleet = self._fleets[key] = self._recorders(endpoint, variant, config_name)
+        return (found, fleet)
 
     def component_invoked(
         self,
@@ -123,6 +158,17 @@ class InvocationMetrics:
     ) -> None:
         """An invocation of inference ``component``, served by ``copies`` copies."""
         self._components.invoked(component, copies, status, model_latency_s, overhead_s)
+
+    def component_invoked_many(
+        self,
+        component: str,
+        copies: int,
+        statuses: Sequence[int],
+        model_latencies_s: Sequence[float],
+        overheads_s: Sequence[float],
+    ) -> None:
+        """Several invocations of ``component``, as :meth:`component_invoked` each."""
+        self._components.invoked_many(component, copies, statuses, model_latencies_s, overheads_s)
 
     def shadow_dropped(self, endpoint: str, variant: str) -> None:
         """A request copied to shadow ``variant`` was dropped."""

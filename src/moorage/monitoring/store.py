@@ -297,6 +297,19 @@ class Recorder:
         if ts > stream.last_ts:
             stream.last_ts = ts
 
+    def record_many(self, values: Sequence[float], ts: float | None = None) -> None:
+        """Several values at one ``ts``, as :meth:`record` once each."""
+        bucket = self._bucket(ts)
+        if bucket is None or not values:
+            return
+        add = bucket.add
+        for value in values:
+            add(value)
+        stream = self._stream
+        stream.count_total += len(values)
+        stream.sum_total += math.fsum(values)
+        stream.last_value = values[-1]
+
     def record_values(
         self,
         values: Sequence[float],

@@ -32,9 +32,8 @@ import tempfile
 from pathlib import Path
 
 from moorage.fleet.base import Copy
-from moorage.routers.reports import replay
+from moorage.routers.reports import BatchObserver, replay
 from moorage.routers.wire import Json, encode_line, endpoint_message, settings_message
-from moorage.runtime.invoke import InvocationObserver
 from moorage.runtime.router import Router
 from moorage.settings import Settings
 
@@ -77,7 +76,7 @@ class RouterPool:
         listener: socket.socket,
         control_socket: str,
         router: Router,
-        observer: InvocationObserver,
+        observer: BatchObserver,
         count: int,
     ) -> None:
         self.settings = settings

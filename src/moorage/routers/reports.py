@@ -7,9 +7,9 @@ copy (for ``ConcurrentRequestsPerModel``). Invocations are grouped by what
 they share — endpoint, variant, config and instance count (``v``), or
 component and copy count (``c``) — and each group's statuses and latencies
 travel as packed arrays, so a report of thousands of invocations costs the
-router little to write. :func:`replay` hands them to the server's
-:class:`~moorage.runtime.invoke.InvocationObserver`, one call per
-invocation, as if the server had answered them.
+router little to write. :func:`replay` hands each group to the server's
+:class:`~moorage.monitoring.sagemaker.InvocationMetrics` in one call, which
+records the same data as one call per invocation would.
 """
 
 from __future__ import annotations
@@ -17,13 +17,36 @@ from __future__ import annotations
 import base64
 from array import array
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from moorage.fleet.base import Copy
-from moorage.runtime.invoke import InvocationObserver
 
 # Seconds between reports: metrics reach the server at most this late.
 FLUSH_S = 0.2
+
+
+class BatchObserver(Protocol):
+    """Records groups of invocations (:class:`moorage.monitoring.sagemaker.InvocationMetrics`)."""
+
+    def invoked_many(
+        self,
+        endpoint: str,
+        variant: str,
+        config_name: str | None,
+        statuses: Sequence[int],
+        model_latencies_s: Sequence[float],
+        overheads_s: Sequence[float],
+        instances: int = 0,
+    ) -> None: ...
+
+    def component_invoked_many(
+        self,
+        component: str,
+        copies: int,
+        statuses: Sequence[int],
+        model_latencies_s: Sequence[float],
+        overheads_s: Sequence[float],
+    ) -> None: ...
 
 
 class _Batch:
@@ -108,18 +131,22 @@ class Reports:
         return {"t": "report", "v": variants, "c": components, "inflight": changed}
 
 
-def replay(message: Mapping[str, Any], observer: InvocationObserver) -> None:
+def replay(message: Mapping[str, Any], observer: BatchObserver) -> None:
     """Record a report's invocations through ``observer``."""
     group: Sequence[Any]
     for group in message.get("v", ()):
         endpoint, variant, config_name, instances, statuses, model, overhead = group
-        for status, model_s, overhead_s in zip(
-            _unpack("H", statuses), _unpack("d", model), _unpack("d", overhead), strict=True
-        ):
-            observer.invoked(endpoint, variant, config_name, status, model_s, overhead_s, instances)
+        observer.invoked_many(
+            endpoint,
+            variant,
+            config_name,
+            _unpack("H", statuses),
+            _unpack("d", model),
+            _unpack("d", overhead),
+            instances,
+        )
     for group in message.get("c", ()):
         component, copies, statuses, model, overhead = group
-        for status, model_s, overhead_s in zip(
-            _unpack("H", statuses), _unpack("d", model), _unpack("d", overhead), strict=True
-        ):
-            observer.component_invoked(component, copies, status, model_s, overhead_s)
+        observer.component_invoked_many(
+            component, copies, _unpack("H", statuses), _unpack("d", model), _unpack("d", overhead)
+        )
