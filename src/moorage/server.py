@@ -64,6 +64,7 @@ from moorage.logs.service import LogsService
 from moorage.monitoring import InvocationMetrics
 from moorage.monitoring.capture_metrics import CaptureMetrics
 from moorage.monitoring.hold_metrics import HoldMetrics
+from moorage.monitoring.invocation_batch import BatchedInvocations
 from moorage.monitoring.multi_model_metrics import ContainerMetrics, MultiModelMetrics
 from moorage.monitoring.usage_metrics import UsageMetrics
 from moorage.port import build_gate, unix_listener, uvicorn_config
@@ -167,6 +168,8 @@ class Moorage:
         self.components.alarms = alarm_check(self.alarms)
         wake_on_transitions(self.alarms, self.reconciler.poke)
         self.invocation_metrics = InvocationMetrics(self.metrics)
+        # Invocations are recorded in groups, before anything reads the metrics.
+        self.invocations = BatchedInvocations(self.invocation_metrics, self.metrics)
         # The copies' utilization, requests in flight and setup times.
         self.usage = UsageSampler(
             self.fleet,
@@ -177,7 +180,7 @@ class Moorage:
         self.shadows = ShadowMirror(
             self.router,
             self.upstream,
-            self.invocation_metrics,
+            self.invocations,
             capture=self.capture,
             queue_size=settings.shadow_queue_size,
             concurrency=settings.shadow_concurrency,
@@ -211,7 +214,7 @@ class Moorage:
             self.upstream,
             account_id=settings.account_id,
             region=settings.region,
-            observer=self.invocation_metrics,
+            observer=self.invocations,
             capture=self.capture,
             shadows=self.shadows,
             holds=self.holds,
@@ -304,6 +307,7 @@ class Moorage:
     async def stop(self) -> None:
         """Stop background work, every copy, and close the store."""
         try:
+            self.invocations.flush()
             await self.usage.stop()
             await self.async_inference.stop()
             await self.shadows.aclose()

@@ -176,7 +176,20 @@ def test_a_variants_invocation_utilization_and_concurrency_metrics(
         lambda: statistics(cw, ENDPOINTS, "CPUUtilization", variant),
         lambda s: s["SampleCount"] >= 4,
     )
-    assert cpu["SampleCount"] >= 4 and cpu["SampleCount"] % 2 == 0
+    # Each sample after both copies were ready has one value per instance (a
+    # sample taken while the second copy was still starting has one).
+    now = dt.datetime.now(dt.UTC)
+    per_sample = cw.get_metric_statistics(
+        Namespace=ENDPOINTS,
+        MetricName="CPUUtilization",
+        Dimensions=variant,
+        StartTime=now - dt.timedelta(minutes=10),
+        EndTime=now + dt.timedelta(minutes=1),
+        Period=1,
+        Statistics=["SampleCount"],
+    )["Datapoints"]
+    counts = [p["SampleCount"] for p in sorted(per_sample, key=lambda p: p["Timestamp"])]
+    assert cpu["SampleCount"] >= 4 and set(counts[1:]) == {2.0}, counts
     assert 0 <= cpu["Minimum"] <= cpu["Maximum"] <= 200
     assert cpu["Unit"] == {"Percent"}
     memory = statistics(cw, ENDPOINTS, "MemoryUtilization", variant)

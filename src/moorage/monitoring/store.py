@@ -361,6 +361,16 @@ class MetricStore:
         self.retention = retention or Retention()
         self._streams: dict[MetricKey, dict[str, _Stream]] = {}
         self._recorders: dict[tuple[MetricKey, str], Recorder] = {}
+        # Called before every read: writers that batch record what they hold.
+        self._before_read: list[Callable[[], None]] = []
+
+    def before_read(self, flush: Callable[[], None]) -> None:
+        """Call ``flush`` before each read of the store (a batching writer's records)."""
+        self._before_read.append(flush)
+
+    def _sync(self) -> None:
+        for flush in self._before_read:
+            flush()
 
     # -- writing ---------------------------------------------------------------
 
@@ -394,6 +404,7 @@ class MetricStore:
 
     def maintain(self, now: float | None = None) -> None:
         """Roll and expire every stream against ``now``; forget empty ones."""
+        self._sync()
         now_sec = int(self.clock.now() if now is None else now)
         for key in list(self._streams):
             units = self._streams[key]
@@ -410,9 +421,11 @@ class MetricStore:
     # -- reading ---------------------------------------------------------------
 
     def keys(self) -> list[MetricKey]:
+        self._sync()
         return list(self._streams)
 
     def units(self, key: MetricKey) -> list[str]:
+        self._sync()
         return sorted(self._streams.get(key, {}))
 
     def list_metrics(
@@ -428,6 +441,7 @@ class MetricStore:
         value, when given), whatever its other dimensions. ``recently_active``
         keeps metrics with a datapoint timestamped in the last three hours.
         """
+        self._sync()
         since = self.clock.now() - RECENTLY_ACTIVE_SECONDS
         found = [
             key
@@ -454,6 +468,7 @@ class MetricStore:
         Without ``unit``, data of each unit gets its own datapoints (two
         datapoints can share a timestamp), as CloudWatch does.
         """
+        self._sync()
         check_period(period)
         if not statistics:
             raise InvalidParameterCombination(
@@ -500,6 +515,7 @@ class MetricStore:
         aggregated together (one value per period, as GetMetricData and
         alarms need).
         """
+        self._sync()
         units = self._streams.get(key)
         if not units:
             return []
@@ -519,6 +535,7 @@ class MetricStore:
 
     def aggregate(self, key: MetricKey, unit: str, start: int, end: int) -> Aggregate:
         """Every per-second bucket of one stream in ``[start, end)``, merged."""
+        self._sync()
         stream = self._streams.get(key, {}).get(unit)
         if stream is None or end <= start:
             return Aggregate([])
@@ -527,6 +544,7 @@ class MetricStore:
 
     def summaries(self) -> list[SeriesSummary]:
         """Lifetime count, sum and last value of every stream."""
+        self._sync()
         return [
             SeriesSummary(s.key, s.unit, s.count_total, s.sum_total, s.last_value, s.last_ts)
             for units in self._streams.values()
@@ -534,6 +552,7 @@ class MetricStore:
         ]
 
     def footprint(self) -> Footprint:
+        self._sync()
         streams = [s for units in self._streams.values() for s in units.values()]
         buckets = [b for s in streams for b in (*s.fine.values(), *s.coarse.values())]
         return Footprint(

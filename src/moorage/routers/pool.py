@@ -32,7 +32,8 @@ import tempfile
 from pathlib import Path
 
 from moorage.fleet.base import Copy
-from moorage.routers.reports import BatchObserver, replay
+from moorage.monitoring.sagemaker import InvocationMetrics
+from moorage.routers.reports import replay
 from moorage.routers.wire import Json, encode_line, endpoint_message, settings_message
 from moorage.runtime.router import Router
 from moorage.settings import Settings
@@ -76,7 +77,7 @@ class RouterPool:
         listener: socket.socket,
         control_socket: str,
         router: Router,
-        observer: BatchObserver,
+        observer: InvocationMetrics,
         count: int,
     ) -> None:
         self.settings = settings

@@ -91,7 +91,7 @@ class Worker:
             self.flush()
 
     def flush(self) -> None:
-        message = self.reports.take()
+        message = self.reports.take_report()
         if message is not None:
             self.say(message)
 

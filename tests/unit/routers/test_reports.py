@@ -54,7 +54,7 @@ def test_a_report_records_what_the_invocations_would_have() -> None:
     for call in COMPONENT_CALLS:
         direct.component_invoked(*call)  # type: ignore[arg-type]
         reports.component_invoked(*call)  # type: ignore[arg-type]
-    message = reports.take()
+    message = reports.take_report()
     assert message is not None
     replay(json.loads(encode_line(message)), reported)
     clock.set(T0 + 61)
@@ -62,17 +62,17 @@ def test_a_report_records_what_the_invocations_would_have() -> None:
     assert len(expected) >= 20
     assert _statistics(reported_store) == expected
     # Nothing is sent twice.
-    assert reports.take() is None
+    assert reports.take_report() is None
 
 
 def test_requests_in_flight_are_reported_when_they_change() -> None:
     copy = Copy(CopySpec("c-1", "ep", "AllTraffic", "img", None))
     reports = Reports(lambda: {"c-1": copy})
-    assert reports.take() is None
+    assert reports.take_report() is None
     copy.inflight = 2
-    message = reports.take()
+    message = reports.take_report()
     assert message is not None and message["inflight"] == {"c-1": 2}
-    assert reports.take() is None
+    assert reports.take_report() is None
     copy.inflight = 0
-    message = reports.take()
+    message = reports.take_report()
     assert message is not None and message["inflight"] == {"c-1": 0}
