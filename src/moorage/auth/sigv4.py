@@ -276,7 +276,7 @@ class SignedRequest:
             )
         )
         key = _derive(self.credentials.secret_key, day, self.region, self.service)
-        return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()
 
     def _botocore_expected(self, body: bytes) -> str:
         headers = HTTPHeaders()
