@@ -67,14 +67,12 @@ class InvocationBatch:
         overhead_s: float,
         instances: int = 0,
     ) -> None:
-        key = (endpoint, variant, config_name, instances)
-        group = self.variants.get(key)
-        if group is not None:
+        group = self.variants.get((endpoint, variant, config_name, instances))
+        if group is None:
+            group = self.variants[(endpoint, variant, config_name, instances)] = Group()
+            self._add_first(group, status, model_latency_s, overhead_s)
+        else:
             group.add(status, model_latency_s, overhead_s)
-            return
-        group = self.variants[key] = Group()
-        group.add(status, model_latency_s, overhead_s)
-        self._started()
 
     def component_invoked(
         self,
@@ -84,13 +82,15 @@ class InvocationBatch:
         model_latency_s: float,
         overhead_s: float,
     ) -> None:
-        key = (component, copies)
-        group = self.components.get(key)
-        if group is not None:
+        group = self.components.get((component, copies))
+        if group is None:
+            group = self.components[(component, copies)] = Group()
+            self._add_first(group, status, model_latency_s, overhead_s)
+        else:
             group.add(status, model_latency_s, overhead_s)
-            return
-        group = self.components[key] = Group()
-        group.add(status, model_latency_s, overhead_s)
+
+    def _add_first(self, group: Group, status: int, model_s: float, overhead_s: float) -> None:
+        group.add(status, model_s, overhead_s)
         self._started()
 
     def _started(self) -> None:
