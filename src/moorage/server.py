@@ -23,9 +23,9 @@ from moorage.api.cloudwatch_api import CloudWatch
 from moorage.api.gate import Gate
 from moorage.api.logs_api import install_logs
 from moorage.api.models_page import PATH as MODELS_PATH
-from moorage.api.models_page import ModelsPage
+from moorage.api.models_page import models_page
 from moorage.api.placement_page import PATH as PLACEMENT_PATH
-from moorage.api.placement_page import PlacementPage
+from moorage.api.placement_page import placement_page
 from moorage.api.plan_page import PATH as PLAN_PATH
 from moorage.api.plan_page import PlanPage
 from moorage.api.sagemaker_api import sagemaker_service
@@ -238,8 +238,8 @@ class Moorage:
             prefixes=[
                 ("/endpoints/", self.invoker),
                 (PLAN_PATH, PlanPage(self.plane.endpoint_updates)),
-                (PLACEMENT_PATH, PlacementPage(self.plane.inference_components)),
-                (MODELS_PATH, ModelsPage(self.plane.endpoints, self.multi_models)),
+                (PLACEMENT_PATH, placement_page(self.plane.inference_components)),
+                (MODELS_PATH, models_page(self.plane.endpoints, self.multi_models)),
             ]
         )
         self.cloudwatch.install(self.routes)

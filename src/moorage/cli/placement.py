@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from typing import Any
 
-from moorage.cli.common import access, client_options
+from moorage.cli.page_command import Fetch, Format, add_page_command
 
 
-def run(args: argparse.Namespace) -> int:
-    import json
+def _load() -> tuple[Fetch, Format]:
+    from moorage.clients.placement import fetch_placement, format_placement
 
-    from moorage.clients.placement import PlacementError, fetch_placement, format_placement
-
-    found = access(args, "placement")
-    if found is None:
-        return 1
-    try:
-        document = fetch_placement(found, args.endpoint)
-    except PlacementError as exc:
-        print(f"moorage placement: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"moorage placement: cannot reach {args.url}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(document, indent=2) if args.json else format_placement(document))
-    return 0
+    return fetch_placement, format_placement
 
 
 def add_parser(commands: Any) -> None:
-    placement = commands.add_parser(
+    add_page_command(
+        commands,
         "placement",
-        help="print where an endpoint's inference-component copies run and the capacity left",
+        "print where an endpoint's inference-component copies run and the capacity left",
+        _load,
     )
-    placement.add_argument("endpoint", help="endpoint name")
-    client_options(placement)
-    placement.add_argument("--json", action="store_true", help="print the document as JSON")
-    placement.set_defaults(func=run)

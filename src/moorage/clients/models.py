@@ -10,39 +10,18 @@ holding it now.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moorage.auth.signing import Access
+from moorage.clients.pages import fetch_page
 
 MIB = 1024 * 1024
 
 
-class ModelsError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
 def fetch_models(access: Access, endpoint_name: str, *, timeout_s: float = 30.0) -> dict[str, Any]:
-    path = "/moorage/models/" + urllib.parse.quote(endpoint_name, safe="")
-    try:
-        with urllib.request.urlopen(access.request("GET", path), timeout=timeout_s) as response:
-            document: dict[str, Any] = json.loads(response.read())
-            return document
-    except urllib.error.HTTPError as exc:
-        try:
-            error = json.loads(exc.read())
-        except ValueError:
-            error = {}
-        raise ModelsError(
-            str(error.get("__type", f"HTTP{exc.code}")), str(error.get("message", exc.reason))
-        ) from None
+    """``GET /moorage/models/{endpoint}`` (``PageError`` if refused)."""
+    return fetch_page(access, "/moorage/models/", endpoint_name, timeout_s=timeout_s)
 
 
 def format_models(document: Mapping[str, Any]) -> str:

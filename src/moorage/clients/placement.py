@@ -8,40 +8,19 @@ Python API: :func:`fetch_placement` returns the document of
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from moorage.auth.signing import Access
+from moorage.clients.pages import fetch_page
 from moorage.placement import InstanceSlot, PlacedCopy, Requirements, default_catalog, format_table
-
-
-class PlacementError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 def fetch_placement(
     access: Access, endpoint_name: str, *, timeout_s: float = 30.0
 ) -> dict[str, Any]:
-    path = "/moorage/placement/" + urllib.parse.quote(endpoint_name, safe="")
-    try:
-        with urllib.request.urlopen(access.request("GET", path), timeout=timeout_s) as response:
-            document: dict[str, Any] = json.loads(response.read())
-            return document
-    except urllib.error.HTTPError as exc:
-        try:
-            error = json.loads(exc.read())
-        except ValueError:
-            error = {}
-        raise PlacementError(
-            str(error.get("__type", f"HTTP{exc.code}")), str(error.get("message", exc.reason))
-        ) from None
+    """``GET /moorage/placement/{endpoint}`` (``PageError`` if refused)."""
+    return fetch_page(access, "/moorage/placement/", endpoint_name, timeout_s=timeout_s)
 
 
 def slots_from_json(instances: list[Mapping[str, Any]]) -> tuple[InstanceSlot, ...]:

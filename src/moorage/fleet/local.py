@@ -72,6 +72,7 @@ from moorage.fleet.base import (
 from moorage.fleet.container_set import member_gone, start_set, stop_set
 from moorage.fleet.drain import RemoteDrain, drain
 from moorage.fleet.health import FailedPings, HealthPolicy
+from moorage.fleet.health_round import ping_round
 from moorage.fleet.images import ImageMap
 from moorage.fleet.pinger import Pinger
 from moorage.fleet.prepare import PrepareError, Preparer
@@ -444,20 +445,13 @@ class LocalProcessFleet:
                 log.exception("health checks of the copies failed; trying again")
 
     async def _ping_all(self) -> None:
-        ready = [c for c in self._copies.values() if c.state is CopyState.READY]
-        self._pings.retain({c.copy_id for c in ready})
-        self._pinger.retain({c.copy_id for c in ready})
-        if not ready:
-            return
-        failures = await self._pinger.ping_all(ready, self.health.timeout_s)
-        for copy, failure in zip(ready, failures, strict=True):
-            if copy.state is not CopyState.READY:
-                continue  # exited or being stopped meanwhile: not a health matter
-            reason = self._pings.record(copy.copy_id, failure)
-            if failure is not None:
-                log.warning("copy %s failed a health check: %s", copy.copy_id, failure)
-            if reason is not None:
-                self._unhealthy(copy, reason)
+        await ping_round(
+            list(self._copies.values()),
+            self._pinger,
+            self._pings,
+            self.health.timeout_s,
+            self._unhealthy,
+        )
 
     def _unhealthy(self, copy: Copy, reason: str) -> None:
         """Replace ``copy`` as if it had crashed, then kill its process."""

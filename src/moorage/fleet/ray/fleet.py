@@ -49,6 +49,7 @@ from moorage.fleet.base import Copy, CopySpec, CopyState, ExitCallback, StartFai
 from moorage.fleet.container_set import member_gone, start_set, stop_set
 from moorage.fleet.drain import RemoteDrain, drain
 from moorage.fleet.health import FailedPings, HealthPolicy
+from moorage.fleet.health_round import ping_round
 from moorage.fleet.images import ImageMap
 from moorage.fleet.local import _region_env
 from moorage.fleet.pinger import Pinger
@@ -490,23 +491,22 @@ class RayFleet:
                 log.exception("health checks of the Ray copies failed; trying again")
 
     async def _ping_all(self) -> None:
-        ready = [c for c in self._copies.values() if c.state is CopyState.READY]
-        self._pings.retain({c.copy_id for c in ready})
-        self._pinger.retain({c.copy_id for c in ready})
-        failures = await self._pinger.ping_all(ready, self.health.timeout_s)
-        for copy, failure in zip(ready, failures, strict=True):
-            if copy.state is not CopyState.READY:
-                continue
-            reason = self._pings.record(copy.copy_id, failure)
-            if failure is not None:
-                log.warning("copy %s failed a health check: %s", copy.copy_id, failure)
-            if reason is not None:
-                copy.state = CopyState.UNHEALTHY
-                copy.failure_reason = reason
-                self._gone(copy)
-                running = self._running.get(copy.copy_id)
-                if running is not None:
-                    self._spawn(self._discard(copy.copy_id, running))
+        await ping_round(
+            list(self._copies.values()),
+            self._pinger,
+            self._pings,
+            self.health.timeout_s,
+            self._unhealthy,
+        )
+
+    def _unhealthy(self, copy: Copy, reason: str) -> None:
+        """Replace ``copy`` as if it had crashed, then remove its actor."""
+        copy.state = CopyState.UNHEALTHY
+        copy.failure_reason = reason
+        self._gone(copy)
+        running = self._running.get(copy.copy_id)
+        if running is not None:
+            self._spawn(self._discard(copy.copy_id, running))
 
     async def _ping(self, copy: Copy) -> str | None:
         """None if ``GET /ping`` answered 200 in time; else what went wrong."""
