@@ -8,6 +8,7 @@ timeouts whichever process accepted its connection.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -45,7 +46,7 @@ def uvicorn_config(
     app: Callable[..., Any], settings: Settings, *, tls: bool = True
 ) -> uvicorn.Config:
     """uvicorn's configuration for ``app``; ``tls``: with the settings' certificate, if any."""
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -65,6 +66,11 @@ def uvicorn_config(
         ssl_certfile=str(settings.tls_cert) if tls and settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if tls and settings.tls_key else None,
     )
+    if settings.access_log:
+        # The configuration just set uvicorn's loggers to the level above, which
+        # mutes its access lines; --access-log wants them.
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    return config
 
 
 def unix_listener(path: str) -> socket.socket:

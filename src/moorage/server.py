@@ -360,9 +360,6 @@ async def serve(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         clock = ScaledClock.persistent(settings.data_dir / "clock.json", settings.clock_speed)
     moorage = Moorage(settings, clock)
-    if settings.access_log:
-        # uvicorn's log level above mutes its access lines; --access-log wants them.
-        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     # uvicorn re-raises the signal that stopped it once it has shut down;
     # these no-op handlers let the cleanup below run instead of dying there.
     for sig in (signal.SIGINT, signal.SIGTERM):

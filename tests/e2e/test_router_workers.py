@@ -264,10 +264,43 @@ def test_a_killed_router_is_replaced(routed: MoorageServer, model_url: str) -> N
     assert {_invoke(runtime, name)["tag"] for _ in range(20)} == {"v1"}
 
 
-def test_stopping_the_server_stops_its_routers(tmp_path: Path) -> None:
-    with running(tmp_path / "data", extra_args=("--workers", "1")) as server:
+def test_access_lines_of_routers_and_stopping_the_server_stops_them(
+    tmp_path: Path, model_url: str
+) -> None:
+    extra = ("--workers", "1", "--access-log")
+    with running(tmp_path / "data", extra_args=extra) as server:
         pids = _routers(server)
         assert len(pids) == 1
+        name = unique("logged")
+        deploy(server.sagemaker, name, model_url)
+        runtime = server.client("sagemaker-runtime")
+        assert _invoke(runtime, name)["tag"] == "v1"
+        # The router's access line reaches the console; its reports still reach
+        # the server (the invocation is counted).
+        line = f'"POST /endpoints/{name}/invocations HTTP/1.1" 200'
+        deadline = time.monotonic() + 10
+        while not any(line in out for out in server.output):
+            assert time.monotonic() < deadline, server.output
+            time.sleep(0.05)
+        cloudwatch = server.client("cloudwatch")
+        deadline = time.monotonic() + 10
+        while True:
+            stats = cloudwatch.get_metric_statistics(
+                Namespace="AWS/SageMaker",
+                MetricName="Invocations",
+                Dimensions=[
+                    {"Name": "EndpointName", "Value": name},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+                StartTime=time.time() - 600,
+                EndTime=time.time() + 60,
+                Period=60,
+                Statistics=["Sum"],
+            )
+            if sum(p["Sum"] for p in stats["Datapoints"]) >= 1:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
         assert server.stop() == 0
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(alive(p) for p in pids):

@@ -13,7 +13,8 @@ from moorage.cli.common import access, client_options
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from moorage.clients.plan import PlanError, fetch_plan
+    from moorage.clients.pages import PageError
+    from moorage.clients.plan import fetch_plan
     from moorage.deploy.plan_format import format_plan
 
     deployment_config = None
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
             retain_all_variant_properties=args.retain_all_variant_properties,
             retain_deployment_config=args.retain_deployment_config,
         )
-    except PlanError as exc:
+    except PageError as exc:
         print(f"moorage plan: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -29,8 +29,13 @@ def fetch_page(
 ) -> dict[str, Any]:
     """The document at ``prefix`` + the endpoint's name (``prefix`` ends with ``/``)."""
     path = prefix + urllib.parse.quote(endpoint_name, safe="")
+    return fetch_document(access.request("GET", path), timeout_s)
+
+
+def fetch_document(request: urllib.request.Request, timeout_s: float) -> dict[str, Any]:
+    """The JSON document a signed request answers; :class:`PageError` if it is refused."""
     try:
-        with urllib.request.urlopen(access.request("GET", path), timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             document: dict[str, Any] = json.loads(response.read())
             return document
     except urllib.error.HTTPError as exc:

@@ -8,19 +8,11 @@ renders it.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from moorage.auth.signing import Access
-
-
-class PlanError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+from moorage.clients.pages import fetch_document
 
 
 def fetch_plan(
@@ -54,15 +46,4 @@ def fetch_plan(
         json.dumps(request).encode(),
         {"Content-Type": "application/json"},
     )
-    try:
-        with urllib.request.urlopen(http_request, timeout=timeout_s) as response:
-            document: dict[str, Any] = json.loads(response.read())
-            return document
-    except urllib.error.HTTPError as exc:
-        try:
-            error = json.loads(exc.read())
-        except ValueError:
-            error = {}
-        raise PlanError(
-            str(error.get("__type", f"HTTP{exc.code}")), str(error.get("message", exc.reason))
-        ) from None
+    return fetch_document(http_request, timeout_s)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -100,9 +101,11 @@ async def _pipes() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, protocol = await loop.connect_write_pipe(
-        asyncio.streams.FlowControlMixin, sys.stdout
-    )
+    # The pipe to the server carries reports only: what else would go to
+    # standard output (uvicorn's access lines) goes to standard error instead.
+    reports = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, reports)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     return reader, writer
 
@@ -134,8 +137,6 @@ async def run(fd: int, control: str) -> None:
     invoker.handoff = handoff
     invoker.async_invocations = handoff.asgi
     app = RouterApp(build_gate(settings), invoker, handoff)
-    if settings.access_log:
-        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     server = worker.server = uvicorn.Server(uvicorn_config(app, settings))
     listener = socket.socket(fileno=fd)
     # uvicorn re-raises the signal that stopped it; this lets the final report go out.
