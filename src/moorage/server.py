@@ -69,6 +69,7 @@ from moorage.monitoring.multi_model_metrics import ContainerMetrics, MultiModelM
 from moorage.monitoring.usage_metrics import UsageMetrics
 from moorage.port import build_gate, unix_listener, uvicorn_config
 from moorage.routers.pool import RouterPool, control_socket_path
+from moorage.routers.server_side import HandedOver
 from moorage.runtime.hold import HoldLimits, Holds
 from moorage.runtime.hosted import HostedModels
 from moorage.runtime.invoke import Invoker
@@ -366,7 +367,11 @@ async def serve(
         signal.signal(sig, lambda *_: None)
     routers: RouterPool | None = None
     sockets = [listener]
-    server = _Server(uvicorn_config(moorage.app, settings, tls=settings.workers == 0))
+    app: App | HandedOver = moorage.app
+    if settings.workers and settings.tls_cert:
+        # What the routers hand over came to them over TLS.
+        app = HandedOver(moorage.app, scheme="https")
+    server = _Server(uvicorn_config(app, settings, tls=settings.workers == 0))
     if settings.workers:
         # Router processes take the port; this process serves them (docs/workers.md).
         control_path = control_socket_path(settings.data_dir)

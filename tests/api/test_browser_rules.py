@@ -255,10 +255,11 @@ def test_an_unusable_credentials_file_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_https_with_a_certificate(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [(), ("--workers", "1")], ids=["one-process", "a-router"])
+def test_https_with_a_certificate(tmp_path: Path, workers: tuple[str, ...]) -> None:
     cert, key = _self_signed(tmp_path)
     server = MoorageServer(
-        tmp_path / "data", extra_args=("--tls-cert", str(cert), "--tls-key", str(key))
+        tmp_path / "data", extra_args=("--tls-cert", str(cert), "--tls-key", str(key), *workers)
     ).start()
     try:
         assert server.url.startswith("https://")
@@ -266,7 +267,26 @@ def test_https_with_a_certificate(tmp_path: Path) -> None:
             "sagemaker", endpoint_url=server.url, verify=str(cert), **server.credentials
         )
         assert "Models" in client.list_models()
+        # A kept-alive connection would hold the server's stop for its grace period.
+        client.close()
         assert request(server.url, "GET", "/healthz", sign=False).status == 200
+        # The dashboard's session cookie is for HTTPS only, whichever process answers.
+        keys = server.credentials
+        form = urllib.parse.urlencode(
+            {
+                "access_key_id": keys["aws_access_key_id"],
+                "secret_access_key": keys["aws_secret_access_key"],
+            }
+        ).encode()
+        login = request(
+            server.url,
+            "POST",
+            "/ui/login",
+            form,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            sign=False,
+        )
+        assert "; Secure" in login.headers["set-cookie"]
     finally:
         server.stop()
 

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from moorage.fleet.images import ImageMap, ImageMapError
     from moorage.fleet.ray.cluster import RayUnavailable
     from moorage.listener import ListenError
+    from moorage.routers.pool import RouterStartError
     from moorage.server import serve
     from moorage.store.sqlite import StoreOpenError
 
@@ -153,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
     except ListenError as exc:
         print(f"moorage serve: {exc}", file=sys.stderr)
         return 2
+    except RouterStartError as exc:
+        # --workers: a router process could not start (docs/workers.md).
+        print(f"moorage serve: {exc}", file=sys.stderr)
+        return 1
     except RayUnavailable as exc:
         # --fleet ray without Ray, or a cluster that cannot be joined (docs/ray.md).
         print(f"moorage serve: {exc}", file=sys.stderr)

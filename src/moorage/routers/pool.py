@@ -49,6 +49,10 @@ STOP_TIMEOUT_S = 40.0
 SOCKET_PATH_MAX = 108
 
 
+class RouterStartError(Exception):
+    """A router process exited or stayed silent before it took connections."""
+
+
 class _Worker:
     def __init__(self, index: int, proc: asyncio.subprocess.Process) -> None:
         self.index = index
@@ -111,7 +115,9 @@ class RouterPool:
         )
         if waiting not in done:
             waiting.cancel()
-            raise RuntimeError(f"router process {worker.index} did not start")
+            raise RouterStartError(
+                f"router process {worker.index} did not start (its output is above)"
+            )
 
     async def _spawn(self, index: int) -> _Worker:
         fd = self.listener.fileno()
