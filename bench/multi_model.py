@@ -53,9 +53,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from router import KEYS, REGION, ROLE, Server, client, machine
+from router import KEYS, REGION, Server, client, machine, model_and_config
 
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"
 INFERENCE_PY = b"""\
 import os
 
@@ -82,20 +81,7 @@ def write_model(path: Path, weights_kb: int) -> None:
 
 
 def deploy(sm: Any, name: str, container: dict[str, Any]) -> None:
-    sm.create_model(
-        ModelName=name, PrimaryContainer={"Image": IMAGE, **container}, ExecutionRoleArn=ROLE
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
+    model_and_config(sm, name, container)
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     sm.get_waiter("endpoint_in_service").wait(
         EndpointName=name, WaiterConfig={"Delay": 0.25, "MaxAttempts": 480}

@@ -43,14 +43,13 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from router import (  # noqa: E402
     ENDPOINT,
-    IMAGE,
-    ROLE,
     Result,
     Server,
     client,
     deploy,
     machine,
     measure,
+    model_and_config,
     routed,
     write_model,
 )
@@ -61,22 +60,7 @@ def create_to_in_service(url: str, artifact: Path, count: int) -> list[float]:
     """Seconds from CreateEndpoint to InService, ``count`` times (a fresh endpoint each)."""
     sm = client("sagemaker", url)
     name = "bench-create"
-    sm.create_model(
-        ModelName=name,
-        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": artifact.as_uri()},
-        ExecutionRoleArn=ROLE,
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-    )
+    model_and_config(sm, name, {"ModelDataUrl": artifact.as_uri()})
     took = []
     for _ in range(count):
         started = time.perf_counter()

@@ -216,24 +216,27 @@ def warn_if_loaded(other_share: float | None) -> None:
         )
 
 
-def deploy(url: str, artifact: Path) -> None:
-    sm = client("sagemaker", url)
+def model_and_config(sm: Any, name: str, container: dict[str, Any]) -> None:
+    """A model and a one-instance endpoint config, both named ``name``."""
     sm.create_model(
-        ModelName=ENDPOINT,
-        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": artifact.as_uri()},
-        ExecutionRoleArn=ROLE,
+        ModelName=name, PrimaryContainer={"Image": IMAGE, **container}, ExecutionRoleArn=ROLE
     )
     sm.create_endpoint_config(
-        EndpointConfigName=ENDPOINT,
+        EndpointConfigName=name,
         ProductionVariants=[
             {
                 "VariantName": "AllTraffic",
-                "ModelName": ENDPOINT,
+                "ModelName": name,
                 "InstanceType": "ml.m5.large",
                 "InitialInstanceCount": 1,
             }
         ],
     )
+
+
+def deploy(url: str, artifact: Path) -> None:
+    sm = client("sagemaker", url)
+    model_and_config(sm, ENDPOINT, {"ModelDataUrl": artifact.as_uri()})
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
     sm.get_waiter("endpoint_in_service").wait(
         EndpointName=ENDPOINT, WaiterConfig={"Delay": 0.25, "MaxAttempts": 240}

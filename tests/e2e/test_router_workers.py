@@ -68,6 +68,29 @@ def _invoke(runtime: Any, endpoint: str, **extra: Any) -> Any:
     return json.loads(reply["Body"].read())
 
 
+def _invocations_counted(server: MoorageServer, endpoint: str, *, at_least: float) -> float:
+    """The endpoint's ``Invocations`` sum, read until it reaches ``at_least`` (or 15 s pass)."""
+    cloudwatch = server.client("cloudwatch")
+    deadline = time.monotonic() + 15
+    while True:
+        stats = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName="Invocations",
+            Dimensions=[
+                {"Name": "EndpointName", "Value": endpoint},
+                {"Name": "VariantName", "Value": "AllTraffic"},
+            ],
+            StartTime=time.time() - 600,
+            EndTime=time.time() + 60,
+            Period=60,
+            Statistics=["Sum"],
+        )
+        total: float = sum(p["Sum"] for p in stats["Datapoints"])
+        if total >= at_least or time.monotonic() > deadline:
+            return total
+        time.sleep(0.2)
+
+
 def _server_paused(server: MoorageServer) -> Any:
     assert server.proc is not None
     pid = server.proc.pid
@@ -104,27 +127,7 @@ def test_routers_answer_invocations_without_the_server_process(
     assert parts == b"chunk-0;chunk-1;chunk-2;"
 
     # What the routers answered is counted in CloudWatch by the server process.
-    cloudwatch = routed.client("cloudwatch")
-    deadline = time.monotonic() + 15
-    total = 0.0
-    while time.monotonic() < deadline:
-        stats = cloudwatch.get_metric_statistics(
-            Namespace="AWS/SageMaker",
-            MetricName="Invocations",
-            Dimensions=[
-                {"Name": "EndpointName", "Value": name},
-                {"Name": "VariantName", "Value": "AllTraffic"},
-            ],
-            StartTime=time.time() - 600,
-            EndTime=time.time() + 60,
-            Period=60,
-            Statistics=["Sum"],
-        )
-        total = sum(p["Sum"] for p in stats["Datapoints"])
-        if total >= 22:
-            break
-        time.sleep(0.5)
-    assert total >= 22
+    assert _invocations_counted(routed, name, at_least=22) >= 22
 
 
 def test_requests_the_routers_do_not_serve_reach_the_server_process(
@@ -282,26 +285,11 @@ def test_access_lines_of_routers_and_stopping_the_server_stops_them(
         while not any(line in out for out in server.output):
             assert time.monotonic() < deadline, server.output
             time.sleep(0.05)
-        cloudwatch = server.client("cloudwatch")
-        deadline = time.monotonic() + 10
-        while True:
-            stats = cloudwatch.get_metric_statistics(
-                Namespace="AWS/SageMaker",
-                MetricName="Invocations",
-                Dimensions=[
-                    {"Name": "EndpointName", "Value": name},
-                    {"Name": "VariantName", "Value": "AllTraffic"},
-                ],
-                StartTime=time.time() - 600,
-                EndTime=time.time() + 60,
-                Period=60,
-                Statistics=["Sum"],
-            )
-            if sum(p["Sum"] for p in stats["Datapoints"]) >= 1:
-                break
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        assert _invocations_counted(server, name, at_least=1) >= 1
+        socket_path = tmp_path / "data" / "run" / "server.sock"
+        assert socket_path.is_socket() and socket_path.stat().st_mode & 0o777 == 0o600
         assert server.stop() == 0
+        assert not socket_path.exists()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.1)

@@ -47,6 +47,8 @@ RESTART_DELAY_S = 1.0
 STOP_TIMEOUT_S = 40.0
 # sockaddr_un's path length, with its terminating zero.
 SOCKET_PATH_MAX = 108
+# The private folder of a socket whose data-dir path would be too long.
+TEMP_PREFIX = "moorage-routers-"
 
 
 class RouterStartError(Exception):
@@ -264,6 +266,9 @@ class RouterPool:
             if worker.reader is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await worker.reader
+        # Nobody connects to it any more: the socket's path (and the private
+        # folder made for it when the data dir's path was too long) goes.
+        remove_control_socket(Path(self.control_socket))
 
 
 def control_socket_path(data_dir: Path) -> Path:
@@ -276,4 +281,12 @@ def control_socket_path(data_dir: Path) -> Path:
     if len(str(path).encode()) < SOCKET_PATH_MAX:
         path.parent.mkdir(mode=0o700, exist_ok=True)
         return path
-    return Path(tempfile.mkdtemp(prefix="moorage-")) / "server.sock"
+    return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX)) / "server.sock"
+
+
+def remove_control_socket(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+    if path.parent.name.startswith(TEMP_PREFIX):
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
