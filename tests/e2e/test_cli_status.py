@@ -195,9 +195,14 @@ def test_a_canary_rolled_back_by_its_alarm(server: MoorageServer, archives: dict
         text=True,
     )
     try:
-        time.sleep(1.5)  # the follower has seen the update under way
+        # Its first line: the follower has seen the update under way (however
+        # long the command took to start on a busy machine).
+        assert follower.stdout is not None
+        first = follower.stdout.readline()
+        assert f"{name}: Updating " in first, first
         cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="testing")
-        out, err = follower.communicate(timeout=120)
+        rest, err = follower.communicate(timeout=120)
+        out = first + rest
     finally:
         if follower.poll() is None:
             follower.kill()
